@@ -1,0 +1,67 @@
+"""The Prometheus scrape endpoint.
+
+Counters and histograms live in each process; under gunicorn and Celery prefork they
+reach the scrape through prometheus_client's multiprocess mode
+(``PROMETHEUS_MULTIPROC_DIR``). Gauges that describe shared state (breaker state, DLQ
+size, degradation level) are not per-process: they are collectors that read the shared
+store at scrape time, registered here with ``register_state_collector`` because the
+multiprocess collector ignores collectors registered on the default registry.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+_state_collectors: list[Collector] = []
+
+
+def register_state_collector(collector: Collector) -> None:
+    """Add a collector that reads shared state at scrape time (idempotent)."""
+    if collector not in _state_collectors:
+        _state_collectors.append(collector)
+
+
+class _DefaultRegistryCollector(Collector):
+    def collect(self) -> Iterable[Metric]:
+        return REGISTRY.collect()
+
+
+def scrape_registry() -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+    else:
+        registry.register(_DefaultRegistryCollector())
+    for collector in _state_collectors:
+        registry.register(collector)
+    return registry
+
+
+def has_monitoring_access(request: HttpRequest, token: str | None) -> bool:
+    """Staff sessions, or a bearer token equal to ``token`` (compared in constant time)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_staff:
+        return True
+    header = request.headers.get("Authorization", "")
+    scheme, _, presented = header.partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(presented.strip(), token)
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not has_monitoring_access(request, settings.METRICS_TOKEN):
+        return HttpResponse(
+            "metrics need a staff session or 'Authorization: Bearer <METRICS_TOKEN>'\n",
+            status=401,
+            content_type="text/plain",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    return HttpResponse(generate_latest(scrape_registry()), content_type="text/plain; version=0.0.4; charset=utf-8")

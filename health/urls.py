@@ -1,0 +1,12 @@
+from django.urls import path
+
+from health import views
+
+app_name = "health"
+
+urlpatterns = [
+    path("", views.summary, name="summary"),
+    path("live", views.live, name="live"),
+    path("ready", views.ready, name="ready"),
+    path("detailed", views.detailed, name="detailed"),
+]

@@ -1,0 +1,17 @@
+"""Model registry for the app; each concept keeps its models in its own package."""
+
+from reliability.audit import AuditRecord
+from reliability.breaker.models import BreakerState, BreakerTransition, CircuitBreaker, TransitionReason
+from reliability.dlq.models import DeadLetter, DeadLetterAttempt, DeadLetterStatus, FailureKind
+
+__all__ = [
+    "AuditRecord",
+    "BreakerState",
+    "BreakerTransition",
+    "CircuitBreaker",
+    "DeadLetter",
+    "DeadLetterAttempt",
+    "DeadLetterStatus",
+    "FailureKind",
+    "TransitionReason",
+]

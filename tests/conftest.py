@@ -1,0 +1,54 @@
+"""Suite-wide fixtures: the real services and the actors of the admin and APIs."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Real-service tests must never quietly run on SQLite or skip for want of Redis.
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine != "django.db.backends.postgresql" or not settings.REDIS_URL:
+        raise pytest.UsageError(
+            "the suite runs against real PostgreSQL and Redis: use `make test`, or "
+            "`python -m tests.services -- pytest ...` to start throwaway servers"
+        )
+
+
+@pytest.fixture
+def redis_client():
+    """A client for the suite's Redis, emptied before each test that uses it."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    """Staff without any reliability permission: may look, may not act."""
+    return django_user_model.objects.create_user("staff", "staff@example.com", "staff-pass", is_staff=True)
+
+
+@pytest.fixture
+def superuser(django_user_model):
+    return django_user_model.objects.create_superuser("root", "root@example.com", "root-pass")
+
+
+@pytest.fixture
+def operator_factory(django_user_model):
+    """Build a staff user holding exactly the named ``reliability`` permissions."""
+    from django.contrib.auth.models import Permission
+
+    def make(*codenames: str, username: str = "operator"):
+        user = django_user_model.objects.create_user(username, f"{username}@example.com", "op-pass", is_staff=True)
+        perms = Permission.objects.filter(content_type__app_label="reliability", codename__in=codenames)
+        missing = set(codenames) - set(perms.values_list("codename", flat=True))
+        assert not missing, f"unknown permissions: {missing}"
+        user.user_permissions.add(*perms)
+        return user
+
+    return make
