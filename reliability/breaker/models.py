@@ -41,6 +41,8 @@ class CircuitBreaker(models.Model):
     failure_rate = models.FloatField(default=0.0)
     # Bumped by every operator change so processes notice it without comparing fields.
     config_version = models.PositiveIntegerField(default=0)
+    # Window, half-open permits and open time of the database store (embedded default).
+    runtime = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     failure_threshold = models.PositiveIntegerField(null=True, blank=True)
