@@ -196,6 +196,11 @@ _RETRY_PROFILES: dict[str, dict[str, float | int]] = {
     "testing": {"max_retries": 1, "base_delay": 0.01, "max_delay": 0.1},
 }
 RETRY_DEFAULTS = _RETRY_PROFILES[APP_ENV]
+# Where per-service retry budgets live: each process's memory, or one bucket in Redis
+# shared by all processes (one extra Redis round trip per call that names a service).
+RETRY_BUDGET_STORE = env_choice("RETRY_BUDGET_STORE", "local", ("local", "redis"))
+if RETRY_BUDGET_STORE == "redis" and not REDIS_URL:
+    raise ImproperlyConfigured("RETRY_BUDGET_STORE=redis needs REDIS_URL")
 
 # --- Health --------------------------------------------------------------------------
 
