@@ -26,7 +26,7 @@ run: install
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py collectstatic --no-input -v0
 	$(PY) manage.py create_demo_admin
-	$(VENV)/bin/honcho start -f Procfile
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
 
 test: install-dev
 	$(PY) -m tests.services -- $(PY) -m pytest $(PYTEST_ARGS)

@@ -11,6 +11,8 @@ import logging.config
 
 import structlog
 
+from reliability.redaction import redact_log_event
+
 
 def configure_logging(*, json_output: bool, level: str) -> None:
     shared_processors: list[structlog.typing.Processor] = [
@@ -18,6 +20,7 @@ def configure_logging(*, json_output: bool, level: str) -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_log_event,
     ]
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer(colors=False)
@@ -33,6 +36,7 @@ def configure_logging(*, json_output: bool, level: str) -> None:
                     "processors": [
                         structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                         structlog.processors.format_exc_info,
+                        redact_log_event,
                         renderer,
                     ],
                 }

@@ -9,6 +9,7 @@ handlers in ``config.celery``.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Callable
 
@@ -16,6 +17,7 @@ import structlog
 from django.http import HttpRequest, HttpResponse
 
 HEADER = "X-Request-ID"
+logger = structlog.get_logger("http")
 _VALID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -38,9 +40,18 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.request_id = bind_request_id(request.headers.get(HEADER))
+        started = time.perf_counter()
         try:
             response = self.get_response(request)
             response[HEADER] = request.request_id
+            # The query string is left out: it may carry tokens.
+            logger.info(
+                "request",
+                method=request.method,
+                path=request.path,
+                status=response.status_code,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
             return response
         finally:
             structlog.contextvars.clear_contextvars()

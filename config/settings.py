@@ -134,7 +134,7 @@ else:
 
 # --- Celery (DESIGN 6a: settings that keep messages) ---------------------------------
 
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://localhost//")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -206,6 +206,9 @@ if RETRY_BUDGET_STORE == "redis" and not REDIS_URL:
 
 HEALTH_CHECK_TIMEOUT = env_float("HEALTH_CHECK_TIMEOUT", 2.0, minimum=0.1)
 HEALTH_CACHE_SECONDS = env_int("HEALTH_CACHE_SECONDS", 30, minimum=0)
+# Readiness must notice a lost dependency within seconds, so its (cheap) checks are
+# cached only briefly; the full report above keeps the 30 s cache.
+HEALTH_READY_CACHE_SECONDS = env_int("HEALTH_READY_CACHE_SECONDS", 1, minimum=0)
 # Bearer token for /health/detailed and /metrics from monitoring systems.
 HEALTH_TOKEN = env_str("HEALTH_TOKEN")
 METRICS_TOKEN = env_str("METRICS_TOKEN", HEALTH_TOKEN)

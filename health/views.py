@@ -1,8 +1,66 @@
-from django.http import JsonResponse
+"""The /health/* probes. Thin: the checks and their caching live in ``health.checks``.
+
+Anonymous callers get statuses only; the detailed report (error texts, observed values,
+versions) needs a staff session or ``Authorization: Bearer <HEALTH_TOKEN>``.
+"""
+
+from __future__ import annotations
+
+import platform
+
+import django
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from config.metrics import has_monitoring_access
+from health.checks import ALL_CHECKS, CRITICAL_CHECKS, HealthChecker
+
+CONTENT_TYPE = "application/health+json"
 
 
-def summary(request):
-    return JsonResponse({"status": "pass"})
+def _respond(body: dict, *, status: int = 200) -> JsonResponse:
+    return JsonResponse(body, status=status, content_type=CONTENT_TYPE)
 
 
-live = ready = detailed = summary
+def _http_status(overall: str) -> int:
+    return 503 if overall == "fail" else 200
+
+
+@require_GET
+@never_cache
+def live(request: HttpRequest) -> JsonResponse:
+    """The process answers: no dependency is touched, so a dead database never restarts pods."""
+    return _respond({"status": "pass"})
+
+
+@require_GET
+@never_cache
+def ready(request: HttpRequest) -> JsonResponse:
+    """Critical dependencies only; 503 takes the instance out of the load balancer."""
+    health = HealthChecker(CRITICAL_CHECKS, cache_seconds=settings.HEALTH_READY_CACHE_SECONDS).check_all_dependencies()
+    return _respond(health.as_json(detailed=False), status=_http_status(health.overall_status))
+
+
+@require_GET
+@never_cache
+def summary(request: HttpRequest) -> JsonResponse:
+    health = HealthChecker(ALL_CHECKS).check_all_dependencies()
+    return _respond(health.as_json(detailed=False), status=_http_status(health.overall_status))
+
+
+@require_GET
+@never_cache
+def detailed(request: HttpRequest) -> JsonResponse:
+    if not has_monitoring_access(request, settings.HEALTH_TOKEN):
+        message = "detailed health needs a staff session or 'Authorization: Bearer <HEALTH_TOKEN>'"
+        response = _respond({"status": "fail", "output": message}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="health"'
+        return response
+    health = HealthChecker(ALL_CHECKS).check_all_dependencies()
+    body = health.as_json(detailed=True)
+    body["version"] = settings.SPECTACULAR_SETTINGS["VERSION"]
+    body["environment"] = settings.APP_ENV
+    body["details"] = {"python": platform.python_version(), "django": django.get_version()}
+    return _respond(body, status=_http_status(health.overall_status))

@@ -22,6 +22,8 @@ _SECRET_KEY_PATTERN = re.compile(
 _TEXT_PATTERNS = (
     # Green API: {apiUrl}/waInstance{id}/{method}/{apiTokenInstance}[/...]
     (re.compile(r"(/waInstance\d+/[A-Za-z]+/)[^/?#\s\"'<>]+", re.IGNORECASE), rf"\1{MASK}"),
+    # Passwords in connection URLs: scheme://user:password@host
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/\s@]*:)[^@\s/]+(@)", re.IGNORECASE), rf"\1{MASK}\2"),
     (re.compile(r"(\bBearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE), rf"\1{MASK}"),
     # key=value and "key": "value" forms in query strings, headers and reprs.
     (
@@ -58,6 +60,14 @@ def redact_text(text: str) -> str:
     for pattern, replacement in _TEXT_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def redact_log_event(logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: the last line of defence, so no log line carries a secret."""
+    return {
+        key: redact(value) if isinstance(value, str | dict | list | tuple) else value
+        for key, value in event_dict.items()
+    }
 
 
 def redact(value: Any) -> Any:

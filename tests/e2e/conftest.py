@@ -1,0 +1,90 @@
+"""A migrated database of its own and a real gunicorn for each end-to-end test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from django.conf import settings
+
+from tests.services import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _server_url() -> str:
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}"
+
+
+@pytest.fixture
+def fresh_database(tmp_path) -> Iterator[str]:
+    """A new, migrated PostgreSQL database on the suite's server."""
+    name = f"e2e_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{_server_url()}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{_server_url()}/{name}"
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": url, "VAR_DIR": str(tmp_path / "var")},
+        check=True,
+        timeout=180,
+    )
+    yield url
+    with psycopg.connect(f"{_server_url()}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class WebServer:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", "1", "--threads", "4", "--timeout", "30"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{self.url}/health/live", timeout=1)
+                return
+            except requests.ConnectionError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"gunicorn did not start: {self.process.stderr.read().decode()[-2000:]}")
+                time.sleep(0.1)
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return requests.get(f"{self.url}{path}", timeout=10, **kwargs)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+
+
+@pytest.fixture
+def web_server(tmp_path) -> Iterator[type[WebServer]]:
+    started: list[WebServer] = []
+
+    def start(**env: str) -> WebServer:
+        server = WebServer({"VAR_DIR": str(tmp_path / "var"), **env})
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

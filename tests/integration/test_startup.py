@@ -1,0 +1,72 @@
+"""The settings refuse bad configuration at start, in a real process, with one readable line."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION_ENV = {
+    "APP_ENV": "production",
+    "SECRET_KEY": "x7Kq-9vR2!mZp4Lw8sT1nYb6Hc3Jd0Fg5Ae_Uo7Ii2Pk9Xz4Qr8Sv1Wt6Ny3Mb0",
+    "ALLOWED_HOSTS": "reliability.example.com",
+    "HEALTH_TOKEN": "health-token-for-monitoring",
+}
+
+
+def manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    base = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, "VAR_DIR": str(tmp_path / "var"), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_bad_boolean_stops_the_process_with_one_line(tmp_path):
+    result = manage("check", env={"DEBUG": "maybe"}, tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "configuration error: DEBUG='maybe' is not a boolean; use one of: true, false, 1, 0, yes, no, on, off"
+    )
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"SECRET_KEY": ""}, "APP_ENV=production needs SECRET_KEY"),
+        ({"SECRET_KEY": "django-insecure-development-only-key-never-use-in-production"}, "needs SECRET_KEY"),
+        ({"SECRET_KEY": "short"}, "at least 50 characters"),
+        ({"DEBUG": "true"}, "DEBUG must be off"),
+        ({"ALLOWED_HOSTS": ""}, "needs ALLOWED_HOSTS"),
+    ],
+)
+def test_production_refuses_to_start_misconfigured(tmp_path, override, message):
+    result = manage("check", env={**PRODUCTION_ENV, **override}, tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_passes_the_deploy_checks(tmp_path):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_the_embedded_default_migrates_sqlite_in_wal_mode(tmp_path):
+    result = manage("migrate", "--no-input", "-v0", env={}, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    database = tmp_path / "var" / "db.sqlite3"
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert connection.execute("SELECT count(*) FROM django_migrations").fetchone()[0] > 10
+    assert (tmp_path / "var" / "broker" / "queue").is_dir()
