@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def metrics_token(settings):
+    settings.METRICS_TOKEN = "scrape-token-123456"
+    return settings.METRICS_TOKEN
+
+
+def test_metrics_are_not_public(client, metrics_token):
+    response = client.get("/metrics")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_scraper_with_the_token_reads_metrics(client, metrics_token):
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {metrics_token}"})
+    assert response.status_code == 200
+    assert b"health_check_duration_seconds" in response.content
+
+
+def test_a_wrong_token_is_refused(client, metrics_token):
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+@pytest.mark.django_db
+def test_staff_sessions_read_metrics(client, staff_user):
+    client.force_login(staff_user)
+    assert client.get("/metrics").status_code == 200
