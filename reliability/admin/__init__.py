@@ -1,0 +1,3 @@
+"""Admin screens of the reliability app, one module per concept."""
+
+from reliability.admin import audit  # noqa: F401
