@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -94,3 +95,21 @@ def test_when_redis_is_down_the_budget_allows_retries_still_bounded():
         assert len(calls) == 3
     finally:
         server.cleanup()
+
+
+def test_retry_budget_store_setting_puts_every_services_budget_in_redis(redis_client):
+    script = textwrap.dedent(
+        """
+        import django
+        django.setup()
+        from reliability.retry import get_retry_budget
+        budget = get_retry_budget("it-configured")
+        budget.record_failure()
+        budget.record_failure()
+        """
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "RETRY_BUDGET_STORE": "redis"}
+    env["REDIS_URL"] = settings.REDIS_URL
+    for _ in range(2):  # two processes, one bucket
+        subprocess.run([sys.executable, "-c", script], cwd=settings.BASE_DIR, env=env, check=True, timeout=60)
+    assert redis_client.get("retry-budget:it-configured") == b"6000"
