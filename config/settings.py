@@ -162,10 +162,26 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": 2 * CELERY_MAX_COUNTDOWN_SECONDS,
+        # Redelivery of a lost worker's message waits this long; tests of redelivery shorten it.
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 2 * CELERY_MAX_COUNTDOWN_SECONDS, minimum=1),
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
     }
+
+# --- Dead letter queue (DESIGN 6) ---------------------------------------------------
+
+# Resolved and discarded letters older than this are deleted by the daily cleanup.
+DLQ_RETENTION_DAYS = env_int("DLQ_RETENTION_DAYS", 7, minimum=1)
+# Replays per second per message type, shared by all workers, so a recovering service is not flooded.
+DLQ_REPLAY_RATE_PER_TYPE = env_float("DLQ_REPLAY_RATE_PER_TYPE", 50.0, minimum=0.001)
+# /health/dlq warns above these.
+DLQ_BACKLOG_WARN = env_int("DLQ_BACKLOG_WARN", 100, minimum=0)
+DLQ_OLDEST_AGE_WARN_SECONDS = env_int("DLQ_OLDEST_AGE_WARN_SECONDS", 3600, minimum=0)
+# Backoff of transient and unknown failures: base * 2**attempts (jittered), capped.
+DLQ_BACKOFF_BASE_SECONDS = env_float("DLQ_BACKOFF_BASE_SECONDS", 30.0, minimum=0.0)
+DLQ_BACKOFF_MAX_SECONDS = env_float("DLQ_BACKOFF_MAX_SECONDS", 3600.0, minimum=0.0)
+# A replay claim's lease; longer than the task time limit so a live worker never loses it.
+DLQ_CLAIM_LEASE_SECONDS = env_int("DLQ_CLAIM_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1)
 
 # --- Reliability profiles (seed: conservative in production, lenient in development,
 # minimal retries and short timeouts in testing) -------------------------------------

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class ReliabilityConfig(AppConfig):
     name = "reliability"
     verbose_name = "Reliability"
+
+    def ready(self) -> None:
+        from config.metrics import register_state_collector
+        from reliability.breaker.metrics import breaker_state_collector
+        from reliability.dlq.metrics import dead_letter_state_collector
+
+        register_state_collector(dead_letter_state_collector)
+        register_state_collector(breaker_state_collector)

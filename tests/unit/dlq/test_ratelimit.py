@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import pytest
+
+from reliability.dlq.ratelimit import LocalTokenBucket, RedisTokenBucket
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_local_bucket_grants_one_second_of_burst_then_refills_at_the_rate():
+    clock = FakeClock()
+    bucket = LocalTokenBucket(clock)
+    grant = bucket.take("whatsapp_message", 15, 10.0)
+    assert grant.granted == 10
+    assert grant.wait == pytest.approx(0.5)
+    assert bucket.take("whatsapp_message", 1, 10.0).granted == 0
+    clock.now += 0.35
+    assert bucket.take("whatsapp_message", 5, 10.0).granted == 3
+
+
+def test_local_buckets_are_per_message_type():
+    bucket = LocalTokenBucket(FakeClock())
+    assert bucket.take("a", 5, 5.0).granted == 5
+    assert bucket.take("b", 5, 5.0).granted == 5
+    assert bucket.take("a", 1, 5.0).granted == 0
+
+
+def test_redis_bucket_is_shared_by_every_client(redis_client):
+    first = RedisTokenBucket(redis_client)
+    second = RedisTokenBucket(redis_client)
+    assert first.take("whatsapp_message", 4, 5.0).granted == 4
+    grant = second.take("whatsapp_message", 4, 5.0)
+    assert grant.granted == 1
+    assert 0.4 < grant.wait <= 0.61
