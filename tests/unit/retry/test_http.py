@@ -182,3 +182,17 @@ def test_a_retried_response_is_logged_by_status_with_the_token_redacted(http_ret
     [entry] = [e for e in logs if e["event"] == "retry_attempt"]
     assert entry["error"].startswith("HTTP 503 from ")
     assert "0123456789abcdefTOKEN" not in entry["error"]
+
+
+def test_async_callers_get_the_last_response_when_retries_run_out(http_retry, clock):
+    import asyncio
+
+    last = response(504)
+    fn = Flaky(response(503), last)
+
+    @http_retry(max_retries=1, base_delay=0.25)
+    async def send():
+        return fn()
+
+    assert asyncio.run(send()) is last
+    assert clock.sleeps == [0.25]
