@@ -4,7 +4,6 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 VAR := var
-export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/$(VAR)/prometheus
 
 .PHONY: run test lint fmt bench migrations-check install install-dev
 
@@ -21,6 +20,8 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# Web, worker and beat are separate processes: their counters meet in this directory.
+run: export PROMETHEUS_MULTIPROC_DIR := $(CURDIR)/$(VAR)/prometheus
 run: install
 	@rm -rf $(PROMETHEUS_MULTIPROC_DIR) && mkdir -p $(PROMETHEUS_MULTIPROC_DIR)
 	$(PY) manage.py migrate --no-input -v0
