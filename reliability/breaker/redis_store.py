@@ -1,0 +1,389 @@
+"""The Redis store: every process on every host shares one breaker state.
+
+Recording an outcome, checking the thresholds and making the transition happen in one
+Lua script, so one call costs one round trip and no two processes can both act on a
+stale read (pybreaker and purgatory read, modify and write back, and overshoot). The
+scripts mirror ``state.BreakerCore`` rule for rule.
+
+Keys per breaker (hash-tagged so a cluster keeps them on one slot):
+``cb:{name}`` hash of the state and running totals, ``cb:{name}:ring`` the window (one
+byte per call), ``cb:{name}:permits`` half-open permits (token -> expiry).
+
+When the hash is missing (Redis restarted or flushed) the store seeds it from the
+database row; an OPEN whose time is up goes half-open as usual, so nothing stays open.
+If Redis cannot be reached, the breaker runs on a per-process state until it can.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import redis
+import structlog
+from django.conf import settings
+from django.db import DatabaseError
+
+from reliability.breaker.config import CircuitBreakerConfig
+from reliability.breaker.models import TransitionReason
+from reliability.breaker.persistence import load_row, persist_transitions, to_timestamp
+from reliability.breaker.state import (
+    CLOSED,
+    HALF_OPEN,
+    OPEN,
+    Decision,
+    Transition,
+    new_token,
+)
+from reliability.breaker.stores import REFRESH_INTERVAL, CachedSharedStore, LocalStore, Snapshot
+
+logger = structlog.get_logger(__name__)
+
+# Replies: {exists, state, open_until, config_version, from_state, reason, failure_rate,
+# consecutive_failures}; exists = 0 means the keys are gone and the caller must seed them.
+RECORD_SCRIPT = """
+local h, ring, pk = KEYS[1], KEYS[2], KEYS[3]
+local v = redis.call('HMGET', h, 'st', 'ou', 'od', 'cf', 'hs', 'ix', 'tot', 'fl', 'sl', 'ws', 'cv')
+local st = v[1]
+if not st then return {0} end
+local now = tonumber(ARGV[1])
+local outcome = ARGV[2]
+local slow = tonumber(ARGV[3])
+local permit = ARGV[4]
+local ws = tonumber(ARGV[8])
+local recovery = tonumber(ARGV[9])
+local ou, od = tonumber(v[2]) or 0, tonumber(v[3]) or 0
+local cf, hs = tonumber(v[4]) or 0, tonumber(v[5]) or 0
+local ix, tot, fl, sl = tonumber(v[6]) or 0, tonumber(v[7]) or 0, tonumber(v[8]) or 0, tonumber(v[9]) or 0
+local cws = tonumber(v[10])
+local from, reason = '', ''
+local function open(duration, why)
+  from, reason, st = st, why, 'open'
+  od, ou, hs = duration, now + duration, 0
+  redis.call('DEL', pk)
+end
+if st == 'half_open' then
+  if permit ~= '' and redis.call('HDEL', pk, permit) == 1 and outcome ~= 'i' then
+    if outcome == 'f' then
+      local d = math.max(od, recovery) * 2
+      local cap = tonumber(ARGV[10])
+      if d > cap then d = cap end
+      open(d, 'half_open_failure')
+    else
+      hs = hs + 1
+      if hs >= tonumber(ARGV[11]) then
+        from, reason, st = st, 'half_open_success', 'closed'
+        redis.call('DEL', ring, pk)
+        ix, tot, fl, sl, cf, od, ou, hs = 0, 0, 0, 0, 0, 0, 0, 0
+      end
+    end
+  end
+elseif (st == 'closed' or st == 'metrics_only') and outcome ~= 'i' then
+  if cws ~= ws then
+    redis.call('DEL', ring)
+    ix, tot, fl, sl, cws = 0, 0, 0, 0, ws
+  end
+  local failed = 0
+  if outcome == 'f' then failed = 1 end
+  local old = string.byte(redis.call('GETRANGE', ring, ix, ix)) or 0
+  if old > 0 then
+    tot = tot - 1
+    fl = fl - (old - 1) % 2
+    sl = sl - math.floor((old - 1) / 2)
+  end
+  redis.call('SETRANGE', ring, ix, string.char(1 + failed + 2 * slow))
+  tot, fl, sl = tot + 1, fl + failed, sl + slow
+  ix = (ix + 1) % ws
+  if failed == 1 then cf = cf + 1 else cf = 0 end
+  if st == 'closed' then
+    if cf >= tonumber(ARGV[5]) then
+      open(recovery, 'consecutive_failures')
+    elseif tot >= tonumber(ARGV[7]) then
+      if fl >= tonumber(ARGV[6]) * tot then
+        open(recovery, 'failure_rate')
+      elseif ARGV[12] == '1' and sl >= tonumber(ARGV[13]) * tot then
+        open(recovery, 'slow_calls')
+      end
+    end
+  end
+end
+redis.call('HSET', h, 'st', st, 'ou', ou, 'od', od, 'cf', cf, 'hs', hs, 'ix', ix, 'tot', tot, 'fl', fl, 'sl', sl,
+  'ws', cws or 0)
+local rate = 0
+if tot > 0 then rate = fl / tot end
+return {1, st, tostring(ou), v[11] or '0', from, reason, tostring(rate), cf}
+"""
+
+# Replies: {exists, state, open_until, config_version, allowed, permit_or_retry_after,
+# from_state, reason, failure_rate, consecutive_failures}.
+ACQUIRE_SCRIPT = """
+local h, pk = KEYS[1], KEYS[2]
+local v = redis.call('HMGET', h, 'st', 'ou', 'cv', 'fl', 'tot', 'cf')
+local st = v[1]
+if not st then return {0} end
+local now = tonumber(ARGV[1])
+local ou = tonumber(v[2]) or 0
+local cv = v[3] or '0'
+local tot = tonumber(v[5]) or 0
+local rate = 0
+if tot > 0 then rate = (tonumber(v[4]) or 0) / tot end
+local from, reason = '', ''
+if st == 'open' and now >= ou then
+  from, reason, st = 'open', 'recovery_timeout', 'half_open'
+  redis.call('DEL', pk)
+  redis.call('HSET', h, 'st', st, 'hs', 0)
+end
+local cf = v[6] or '0'
+if st == 'half_open' then
+  local held = redis.call('HGETALL', pk)
+  local count, earliest = 0, nil
+  for i = 1, #held, 2 do
+    local expiry = tonumber(held[i + 1])
+    if expiry <= now then
+      redis.call('HDEL', pk, held[i])
+    else
+      count = count + 1
+      if earliest == nil or expiry < earliest then earliest = expiry end
+    end
+  end
+  if count < tonumber(ARGV[3]) then
+    redis.call('HSET', pk, ARGV[2], now + tonumber(ARGV[4]))
+    return {1, st, tostring(ou), cv, 1, ARGV[2], from, reason, tostring(rate), cf}
+  end
+  return {1, st, tostring(ou), cv, 0, tostring(earliest - now), from, reason, tostring(rate), cf}
+end
+if st == 'open' then return {1, st, tostring(ou), cv, 0, tostring(ou - now), from, reason, tostring(rate), cf} end
+if st == 'forced_open' then return {1, st, tostring(ou), cv, 0, '', from, reason, tostring(rate), cf} end
+return {1, st, tostring(ou), cv, 1, '', from, reason, tostring(rate), cf}
+"""
+
+# An operator's change; CLOSED is a full reset. Replies {previous_state, failure_rate, consecutive_failures}.
+SET_STATE_SCRIPT = """
+local h, ring, pk = KEYS[1], KEYS[2], KEYS[3]
+local v = redis.call('HMGET', h, 'st', 'fl', 'tot', 'cf')
+local prev = v[1] or 'closed'
+local tot = tonumber(v[3]) or 0
+local rate = 0
+if tot > 0 then rate = (tonumber(v[2]) or 0) / tot end
+local cf = tonumber(v[4]) or 0
+redis.call('DEL', pk)
+if ARGV[1] == 'closed' then
+  redis.call('DEL', ring)
+  redis.call('HSET', h, 'st', 'closed', 'ou', 0, 'od', 0, 'cf', 0, 'hs', 0,
+    'ix', 0, 'tot', 0, 'fl', 0, 'sl', 0, 'ws', 0)
+  rate, cf = 0, 0
+else
+  redis.call('HSET', h, 'st', ARGV[1], 'ou', 0, 'hs', 0)
+end
+redis.call('HSET', h, 'cv', ARGV[2])
+return {prev, tostring(rate), cf}
+"""
+
+# Recreate lost keys from the database row, unless another process already did.
+SEED_SCRIPT = """
+if redis.call('HEXISTS', KEYS[1], 'st') == 1 then return 0 end
+local cv = math.max(tonumber(redis.call('HGET', KEYS[1], 'cv')) or 0, tonumber(ARGV[5]))
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[1], 'st', ARGV[1], 'ou', ARGV[2], 'od', ARGV[3], 'cf', ARGV[4], 'cv', cv, 'hs', 0,
+  'ix', 0, 'tot', 0, 'fl', 0, 'sl', 0, 'ws', 0)
+return 1
+"""
+
+_client: redis.Redis | None = None
+_client_lock = threading.Lock()
+
+
+def redis_client() -> redis.Redis:
+    """One client (and connection pool) per process; redis-py resets the pool after a fork."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = redis.Redis.from_url(
+                settings.REDIS_URL, decode_responses=True, socket_timeout=1.0, socket_connect_timeout=1.0
+            )
+        return _client
+
+
+def _float(value: str) -> float:
+    return float(value) if value else 0.0
+
+
+class _Script:
+    """EVALSHA with a fallback to EVAL when Redis has forgotten the script (restart)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha: str | None = None
+
+    def __call__(self, client: redis.Redis, keys: tuple[str, ...], args: tuple[Any, ...]) -> Any:
+        if self.sha is None:
+            self.sha = client.script_load(self.source)
+        try:
+            return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            self.sha = client.script_load(self.source)
+            return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+
+
+_record = _Script(RECORD_SCRIPT)
+_acquire = _Script(ACQUIRE_SCRIPT)
+_set_state = _Script(SET_STATE_SCRIPT)
+_seed = _Script(SEED_SCRIPT)
+
+_OUTCOME_ARG = {"success": "s", "failure": "f", "ignored": "i"}
+
+
+class RedisStore(CachedSharedStore):
+    kind = "redis"
+    persists_transitions = False
+
+    def __init__(self, name: str, config: CircuitBreakerConfig, client: redis.Redis | None = None) -> None:
+        super().__init__(name, config)
+        self.client = client or redis_client()
+        self.keys = (f"cb:{{{name}}}", f"cb:{{{name}}}:ring", f"cb:{{{name}}}:permits")
+        self._acquire_keys = (self.keys[0], self.keys[2])
+        self._fallback = LocalStore(name, config)
+        self._redis_down_until = -math.inf
+        self.configure(config)
+
+    def configure(self, config: CircuitBreakerConfig) -> None:
+        self.config = config
+        self._fallback.configure(config)
+        self._config_args = (
+            config.failure_threshold,
+            repr(float(config.failure_rate_threshold)),
+            config.minimum_requests,
+            config.window_size,
+            repr(float(config.recovery_timeout)),
+            repr(float(config.max_recovery_timeout)),
+            config.success_threshold,
+            "1" if config.slow_call_threshold is not None else "0",
+            repr(float(config.slow_call_rate_threshold)),
+        )
+
+    # --- the shared side, with the seeding and outage handling around it ------------
+
+    def _run(self, script: _Script, keys: tuple[str, ...], args: tuple[Any, ...], now: float) -> list:
+        reply = script(self.client, keys, args)
+        if reply[0] == 0:
+            self.seed(now)
+            reply = script(self.client, keys, args)
+        return reply
+
+    def _redis_failed(self, exc: Exception, now: float) -> None:
+        if now >= self._redis_down_until:
+            logger.error("circuit_breaker_redis_unavailable", name=self.name, error=exc.__class__.__name__)
+        self._redis_down_until = now + REFRESH_INTERVAL
+
+    def seed(self, now: float) -> bool:
+        """Rebuild lost keys from the row: its state, reopen time and consecutive failures."""
+        state, open_until, open_duration, failures, version = CLOSED, 0.0, 0.0, 0, 0
+        row = None
+        try:
+            row = load_row(self.name)
+        except DatabaseError as exc:
+            logger.warning("circuit_breaker_row_unavailable", name=self.name, error=exc.__class__.__name__)
+        if row is not None:
+            state, failures, version = row.state, row.consecutive_failures, row.config_version
+            open_until = to_timestamp(row.open_until)
+            open_duration = float((row.runtime or {}).get("open_duration", 0.0))
+            if state == HALF_OPEN:
+                # The trial permits were lost with Redis: probe again from OPEN, now.
+                state, open_until = OPEN, now
+            if state == OPEN and not open_duration:
+                open_duration = self.config.recovery_timeout
+        seeded = _seed(self.client, self.keys, (state, repr(open_until), repr(open_duration), failures, version))
+        if seeded and row is not None and row.state != CLOSED:
+            logger.warning("circuit_breaker_rebuilt", name=self.name, state=state)
+            persist_transitions(
+                self.name,
+                [Transition(row.state, state, TransitionReason.REBUILT.value, 0.0, failures, open_until or None)],
+                note="Redis had lost this breaker's keys; state restored from the database row",
+            )
+        return bool(seeded)
+
+    def refresh(self, now: float) -> None:
+        if now < self._redis_down_until:
+            return
+        try:
+            state, open_until, version = self.client.hmget(self.keys[0], "st", "ou", "cv")
+            if state is None:
+                self.seed(now)
+                state, open_until, version = self.client.hmget(self.keys[0], "st", "ou", "cv")
+        except redis.RedisError as exc:
+            self._redis_failed(exc, now)
+            return
+        self.remember(state or CLOSED, _float(open_until), int(version or 0), now)
+
+    def acquire(self, now: float) -> Decision:
+        if now < self._redis_down_until:
+            return self._fallback.acquire(now)
+        return super().acquire(now)
+
+    def acquire_shared(self, now: float) -> Decision:
+        args = (repr(now), new_token(), self.config.half_open_max_calls, repr(float(self.config.timeout)))
+        try:
+            reply = self._run(_acquire, self._acquire_keys, args, now)
+        except redis.RedisError as exc:
+            self._redis_failed(exc, now)
+            return self._fallback.acquire(now)
+        _, state, open_until, version, allowed, extra, from_state, reason, rate, failures = reply
+        self.remember(state, _float(open_until), int(version), now)
+        transitions: tuple[Transition, ...] = ()
+        if from_state:
+            transitions = (Transition(from_state, state, reason, float(rate), int(failures), None),)
+        if allowed:
+            return Decision(True, state, permit=extra or None, transitions=transitions)
+        return Decision(False, state, retry_after=float(extra) if extra else None, transitions=transitions)
+
+    def record(self, decision: Decision, outcome: str, slow: bool, now: float) -> list[Transition]:
+        if outcome == "ignored" and decision.permit is None:
+            return []
+        if now < self._redis_down_until:
+            return self._fallback.record(decision, outcome, slow, now)
+        args = (repr(now), _OUTCOME_ARG[outcome], 1 if slow else 0, decision.permit or "", *self._config_args)
+        try:
+            reply = self._run(_record, self.keys, args, now)
+        except redis.RedisError as exc:
+            self._redis_failed(exc, now)
+            return self._fallback.record(decision, outcome, slow, now)
+        _, state, open_until, version, from_state, reason, rate, failures = reply
+        self._state = state
+        self._open_until = float(open_until)
+        self._checked_at = now
+        if int(version) > self.remote_version:
+            self.remote_version = int(version)
+        if from_state:
+            until = float(open_until) if state == OPEN else None
+            return [Transition(from_state, state, reason, float(rate), int(failures), until)]
+        return []
+
+    def set_state(self, target: str, now: float, version: int, *, actor: Any = None, note: str = "") -> Transition:
+        previous, rate, failures = _set_state(self.client, self.keys, (target, version))
+        self.remember(target, 0.0, version, now)
+        self._fallback.set_state(target, now, version)
+        return Transition(previous, target, TransitionReason.OPERATOR.value, float(rate), int(failures), None)
+
+    def publish_version(self, version: int) -> None:
+        self.client.hset(self.keys[0], "cv", version)
+
+    def snapshot(self, now: float) -> Snapshot:
+        state, open_until, failures, total, failed, slow = self.client.hmget(
+            self.keys[0], "st", "ou", "cf", "tot", "fl", "sl"
+        )
+        if state is None:
+            self.seed(now)
+            state, open_until, failures, total, failed, slow = self.client.hmget(
+                self.keys[0], "st", "ou", "cf", "tot", "fl", "sl"
+            )
+        total_calls = int(total or 0)
+        return Snapshot(
+            state=state or CLOSED,
+            open_until=_float(open_until) if state == OPEN else None,
+            consecutive_failures=int(failures or 0),
+            failure_rate=int(failed or 0) / total_calls if total_calls else 0.0,
+            slow_call_rate=int(slow or 0) / total_calls if total_calls else 0.0,
+            calls_in_window=total_calls,
+            half_open_calls=self.client.hlen(self.keys[2]) if state == HALF_OPEN else 0,
+        )
