@@ -41,8 +41,24 @@ def unregister_handler(message_type: str) -> None:
     _handlers.pop(message_type, None)
 
 
+_task_modules_loaded = False
+
+
+def _load_task_modules() -> None:
+    # Celery tasks register their replay handler when bound to the app, which a web
+    # process (an operator replaying from the admin) may not have done yet.
+    global _task_modules_loaded
+    from celery import current_app
+
+    current_app.loader.import_default_modules()
+    current_app.finalize(auto=True)
+    _task_modules_loaded = True
+
+
 def get_handler(message_type: str) -> Handler:
     """The handler for ``message_type``; ``NoHandlerRegistered`` when there is none."""
+    if message_type not in _handlers and not _task_modules_loaded:
+        _load_task_modules()
     try:
         return _handlers[message_type]
     except KeyError:

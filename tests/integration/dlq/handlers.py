@@ -1,0 +1,68 @@
+"""Handlers and tasks the DLQ tests load into real Celery workers (``celery worker -I``).
+
+They count their work in Redis (``REDIS_URL``), so the test process can see what each
+worker process did.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import redis
+from celery import shared_task
+from django.conf import settings
+
+from reliability.dlq.registry import register_handler
+from reliability.errors import PermanentError, TransientError
+from reliability.tasks import ReliableTask
+
+COUNTED_TYPE = "dlq_test_counted"
+HANDLED_KEY = "dlq-test:handled"
+PIDS_KEY = "dlq-test:pids"
+GREEN_API_TOKEN = "d75b3a66374942c5b3c019c698abc2067e151558acbd412345"
+GREEN_API_URL = f"https://api.green-api.com/waInstance1101000001/sendMessage/{GREEN_API_TOKEN}"
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@register_handler(COUNTED_TYPE)
+def count_handling(payload: dict) -> None:
+    """Counts each handling per letter and per worker process; duplicates show as counts > 1."""
+    client = _redis()
+    client.hincrby(HANDLED_KEY, str(payload["n"]), 1)
+    client.hincrby(PIDS_KEY, str(os.getpid()), 1)
+
+
+@shared_task(base=ReliableTask, bind=True, name="tests.dlq.slow_until_redelivered", acks_late=True)
+def slow_until_redelivered(self, key: str) -> str:
+    """First delivery: announce itself and hang (to be SIGKILLed); a redelivery finishes."""
+    client = _redis()
+    if client.set(f"{key}:started", os.getpid(), nx=True):
+        time.sleep(120)
+    client.set(f"{key}:done", os.getpid())
+    return "done"
+
+
+@shared_task(base=ReliableTask, bind=True, name="tests.dlq.send_with_token_in_url", max_retries=1)
+def send_with_token_in_url(self, chat_id: str, token: str) -> None:
+    """Fails like a Green API client whose error text holds the instance token in the URL."""
+    try:
+        raise TransientError(f"500 Server Error: Internal Server Error for url: {GREEN_API_URL}")
+    except TransientError as exc:
+        raise self.retry(exc=exc, countdown=0) from exc
+
+
+class WhatsAppTask(ReliableTask):
+    dlq_message_type = "dlq_test_whatsapp"
+    dlq_max_retries = 3
+
+
+@shared_task(base=WhatsAppTask, name="tests.dlq.validate_chat")
+def validate_chat(chat_id: str) -> str:
+    """Fails for good on a chat id without ``@c.us``; replays succeed once it is fixed."""
+    if not chat_id.endswith("@c.us"):
+        raise PermanentError(f"invalid chat id {chat_id!r}")
+    return chat_id

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django_celery_beat.models import PeriodicTask
+
+from reliability.dlq.models import DeadLetter, DeadLetterStatus
+from reliability.dlq.services import dead_letter_add, dead_letter_replay
+from reliability.errors import PermanentError, TransientError
+from reliability.tasks import cleanup_old_dlq_messages, process_dead_letter_queue_batch
+from tests.integration.dlq.handlers import validate_chat
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_task_failing_for_good_lands_in_the_dlq_with_its_arguments_and_traceback():
+    result = validate_chat.apply(args=["79001234567"])
+    assert result.failed()
+    letter = DeadLetter.objects.get()
+    assert letter.message_type == "dlq_test_whatsapp"
+    assert letter.source == "tests.dlq.validate_chat"
+    assert letter.payload == {
+        "task": "tests.dlq.validate_chat",
+        "task_id": result.id,
+        "args": ["79001234567"],
+        "kwargs": {},
+    }
+    assert letter.status == DeadLetterStatus.EXHAUSTED  # permanent: for an operator
+    assert letter.max_retries == 3
+    assert "PermanentError" in letter.traceback and "validate_chat" in letter.traceback
+
+
+def test_a_captured_task_replays_by_running_the_task_again():
+    validate_chat.apply(args=["79001234567"])
+    letter = DeadLetter.objects.get()
+    DeadLetter.objects.filter(pk=letter.pk).update(payload={**letter.payload, "args": ["79001234567@c.us"]})
+    assert dead_letter_replay(letter_id=letter.pk).resolved
+
+
+def test_a_succeeding_task_leaves_no_letter():
+    assert validate_chat.apply(args=["79001234567@c.us"]).successful()
+    assert not DeadLetter.objects.exists()
+
+
+def test_beat_jobs_are_seeded_as_editable_periodic_tasks():
+    batch = PeriodicTask.objects.get(task="process_dead_letter_queue_batch")
+    assert (batch.interval.every, batch.interval.period, batch.enabled) == (5, "minutes", True)
+    cleanup = PeriodicTask.objects.get(task="cleanup_old_dlq_messages")
+    assert (cleanup.crontab.minute, cleanup.crontab.hour) == ("30", "3")
+
+
+def test_batch_job_skips_while_another_run_holds_its_lock(redis_client, make_due, handlers):
+    handlers["whatsapp_message"] = lambda payload: None
+    letter = dead_letter_add(message_type="whatsapp_message", payload={}, error=TransientError("x"))
+    make_due(letter)
+    lock = cache.lock("dlq:job-lock:process_dead_letter_queue_batch", timeout=30)
+    assert lock.acquire(blocking=False)
+    try:
+        assert process_dead_letter_queue_batch(batch_size=5) == {"skipped": True}
+    finally:
+        lock.release()
+    totals = process_dead_letter_queue_batch(batch_size=5)
+    assert (totals["skipped"], totals["resolved"], totals["batches"]) == (False, 1, 1)
+
+
+def test_cleanup_job_skips_while_locked_and_runs_otherwise(redis_client):
+    lock = cache.lock("dlq:job-lock:cleanup_old_dlq_messages", timeout=30)
+    assert lock.acquire(blocking=False)
+    try:
+        assert cleanup_old_dlq_messages() == {"skipped": True}
+    finally:
+        lock.release()
+    assert cleanup_old_dlq_messages() == {"skipped": False, "deleted": 0}
+
+
+def test_permanent_error_class_is_kept_for_operators():
+    validate_chat.apply(args=["bad"])
+    assert DeadLetter.objects.get().error_class == f"{PermanentError.__module__}.PermanentError"
