@@ -11,6 +11,7 @@ import time
 
 import redis
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 
 from reliability.dlq.registry import register_handler
@@ -26,6 +27,12 @@ GREEN_API_URL = f"https://api.green-api.com/waInstance1101000001/sendMessage/{GR
 
 def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@worker_ready.connect
+def _announce_ready(sender=None, **_) -> None:
+    # The test waits for this key before sending work, so every worker competes from the start.
+    _redis().set(f"dlq-test:ready:{os.environ['DLQ_TEST_WORKER']}", os.getpid())
 
 
 @register_handler(COUNTED_TYPE)
