@@ -112,7 +112,7 @@ redis.call('HSET', h, 'st', st, 'ou', ou, 'od', od, 'cf', cf, 'hs', hs, 'ix', ix
   'ws', cws or 0)
 local rate = 0
 if tot > 0 then rate = fl / tot end
-return {1, st, tostring(ou), v[11] or '0', from, reason, tostring(rate), cf}
+return {1, st, string.format('%.17g', ou), v[11] or '0', from, reason, string.format('%.17g', rate), cf}
 """
 
 # Replies: {exists, state, open_until, config_version, allowed, permit_or_retry_after,
@@ -134,7 +134,10 @@ if st == 'open' and now >= ou then
   redis.call('DEL', pk)
   redis.call('HSET', h, 'st', st, 'hs', 0)
 end
-local cf = v[6] or '0'
+local function reply(allowed, extra)
+  local fmt = '%.17g'
+  return {1, st, string.format(fmt, ou), cv, allowed, extra, from, reason, string.format(fmt, rate), v[6] or '0'}
+end
 if st == 'half_open' then
   local held = redis.call('HGETALL', pk)
   local count, earliest = 0, nil
@@ -149,13 +152,13 @@ if st == 'half_open' then
   end
   if count < tonumber(ARGV[3]) then
     redis.call('HSET', pk, ARGV[2], now + tonumber(ARGV[4]))
-    return {1, st, tostring(ou), cv, 1, ARGV[2], from, reason, tostring(rate), cf}
+    return reply(1, ARGV[2])
   end
-  return {1, st, tostring(ou), cv, 0, tostring(earliest - now), from, reason, tostring(rate), cf}
+  return reply(0, string.format('%.17g', earliest - now))
 end
-if st == 'open' then return {1, st, tostring(ou), cv, 0, tostring(ou - now), from, reason, tostring(rate), cf} end
-if st == 'forced_open' then return {1, st, tostring(ou), cv, 0, '', from, reason, tostring(rate), cf} end
-return {1, st, tostring(ou), cv, 1, '', from, reason, tostring(rate), cf}
+if st == 'open' then return reply(0, string.format('%.17g', ou - now)) end
+if st == 'forced_open' then return reply(0, '') end
+return reply(1, '')
 """
 
 # An operator's change; CLOSED is a full reset. Replies {previous_state, failure_rate, consecutive_failures}.
@@ -177,7 +180,7 @@ else
   redis.call('HSET', h, 'st', ARGV[1], 'ou', 0, 'hs', 0)
 end
 redis.call('HSET', h, 'cv', ARGV[2])
-return {prev, tostring(rate), cf}
+return {prev, string.format('%.17g', rate), cf}
 """
 
 # Recreate lost keys from the database row, unless another process already did.

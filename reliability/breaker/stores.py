@@ -54,7 +54,7 @@ class Snapshot:
 def core_snapshot(core: BreakerCore) -> Snapshot:
     return Snapshot(
         state=core.state,
-        open_until=core.open_until or None,
+        open_until=core.open_until if core.state == OPEN else None,
         consecutive_failures=core.consecutive_failures,
         failure_rate=core.failure_rate,
         slow_call_rate=core.slow_rate,

@@ -1,0 +1,71 @@
+"""Several real processes share one breaker through Redis, or through the database row."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from reliability.breaker import CircuitBreakerConfig, get_circuit_breaker
+from reliability.breaker.models import BreakerState, BreakerTransition, CircuitBreaker
+from reliability.breaker.services import breaker_force_open, breaker_reset
+from reliability.errors import TransientError
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PROCESSES = 4
+
+
+@pytest.mark.parametrize("redis_store", [True, False], ids=["redis", "database"])
+def test_opens_after_threshold_failures_in_total_across_processes(workers, redis_client, redis_store):
+    threshold = 12
+    config = {"failure_threshold": threshold, "recovery_timeout": 60.0, "minimum_requests": 100}
+    workers.start("hammer", PROCESSES, name="shared_svc", config=config, redis_store=redis_store, seconds=20)
+    assert workers.wait() == [0] * PROCESSES  # every process ended up rejected
+    executed = int(redis_client.get("executed"))
+    # Only calls already admitted when the breaker opened may overshoot: one per other process.
+    assert threshold <= executed <= threshold + PROCESSES - 1
+    opened = BreakerTransition.objects.filter(breaker__name="shared_svc", to_state=BreakerState.OPEN)
+    assert [t.reason for t in opened] == ["consecutive_failures"]
+    assert CircuitBreaker.objects.get(name="shared_svc").state == BreakerState.OPEN
+
+
+def test_half_open_admits_at_most_max_calls_across_processes(workers, redis_client):
+    config = {
+        "failure_threshold": 1,
+        "recovery_timeout": 0.2,
+        "half_open_max_calls": 2,
+        "success_threshold": 1000,
+        "timeout": 5.0,
+    }
+    cb = get_circuit_breaker("probe_svc", CircuitBreakerConfig(**config))
+    with pytest.raises(TransientError):
+        cb.call(lambda: (_ for _ in ()).throw(TransientError("down")))
+    assert cb.state == BreakerState.OPEN
+    workers.start("trial", PROCESSES, name="probe_svc", config=config, seconds=2.5)
+    workers.wait()
+    # 4 processes x 2 threads kept asking; never more than 2 trials ran at once.
+    assert int(redis_client.get("max_inflight")) == 2
+    assert int(redis_client.get("executed")) >= 4
+    assert cb.state == BreakerState.HALF_OPEN
+
+
+def test_operator_force_and_reset_are_obeyed_by_every_process_within_2_seconds(workers, redis_client):
+    CircuitBreaker.objects.create(name="ops_svc")
+    config = {"failure_threshold": 5, "recovery_timeout": 600.0, "max_recovery_timeout": 600.0}
+    workers.start("observe", PROCESSES, name="ops_svc", config=config, seconds=7)
+    time.sleep(1.5)
+    forced_at = time.time()
+    breaker_force_open(name="ops_svc", actor=None, channel="cli", reason="maintenance")
+    time.sleep(2.5)
+    reset_at = time.time()
+    breaker_reset(name="ops_svc", actor=None, channel="cli", reason="back")
+    workers.wait()
+    for key in redis_client.keys("events:*"):
+        events = [line.decode().split() for line in redis_client.lrange(key, 0, -1)]
+        events = [(float(at), seen) for at, seen in events]
+        rejected = next(at for at, seen in events if seen == "rejected" and at >= forced_at)
+        admitted = next(at for at, seen in events if seen == "admitted" and at >= reset_at)
+        assert rejected - forced_at < 2.0, events
+        assert admitted - reset_at < 2.0, events
+    assert len(redis_client.keys("events:*")) == PROCESSES

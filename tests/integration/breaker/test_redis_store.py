@@ -1,0 +1,162 @@
+"""The Redis store on a real Redis: the Lua scripts against the reference state machine,
+rebuilding lost keys from PostgreSQL, and one round trip per call."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from django.conf import settings
+
+from reliability.breaker.breaker import CircuitBreaker
+from reliability.breaker.config import CircuitBreakerConfig
+from reliability.breaker.models import BreakerState, BreakerTransition, TransitionReason
+from reliability.breaker.models import CircuitBreaker as BreakerRow
+from reliability.breaker.redis_store import RedisStore
+from reliability.breaker.state import FAILURE, IGNORED, SUCCESS
+from reliability.breaker.stores import LocalStore
+from reliability.errors import CircuitOpenError, TransientError
+from tests.integration.breaker.redis_monitor import RedisCommandCounter
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def fail():
+    raise TransientError("down")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lua_scripts_follow_the_reference_state_machine(breaker_redis, seed):
+    """Random calls, outcomes and clock jumps give the same decisions and transitions."""
+    rng = random.Random(seed)
+    config = CircuitBreakerConfig(
+        failure_threshold=4,
+        failure_rate_threshold=0.4,
+        minimum_requests=5,
+        window_size=8,
+        recovery_timeout=2.0,
+        success_threshold=2,
+        half_open_max_calls=2,
+        timeout=1.5,
+        slow_call_threshold=0.5,
+        slow_call_rate_threshold=0.6,
+        max_recovery_timeout=9.0,
+    )
+    reference = LocalStore("parity", config)
+    shared = RedisStore("parity", config, client=breaker_redis)
+    now = 1000.0
+    held = []  # admitted calls not yet finished: (reference decision, shared decision)
+    for _ in range(600):
+        now += rng.choice([0.0, 0.0, 0.1, 0.5, 1.0, 3.0])
+        if held and rng.random() < 0.5:
+            ref_decision, shared_decision = held.pop(rng.randrange(len(held)))
+            outcome = rng.choice([SUCCESS, SUCCESS, FAILURE, IGNORED])
+            slow = rng.random() < 0.3
+            expected = reference.record(ref_decision, outcome, slow, now)
+            actual = shared.record(shared_decision, outcome, slow, now)
+            assert [(t.from_state, t.to_state, t.reason) for t in actual] == [
+                (t.from_state, t.to_state, t.reason) for t in expected
+            ]
+            for got, want in zip(actual, expected, strict=True):
+                assert got.failure_rate == pytest.approx(want.failure_rate)
+                assert got.consecutive_failures == want.consecutive_failures
+        else:
+            ref_decision = reference.acquire(now)
+            shared_decision = shared.acquire(now)
+            assert (shared_decision.allowed, shared_decision.state) == (ref_decision.allowed, ref_decision.state)
+            assert [t.reason for t in shared_decision.transitions] == [t.reason for t in ref_decision.transitions]
+            if ref_decision.retry_after is not None:
+                assert shared_decision.retry_after == pytest.approx(ref_decision.retry_after, abs=1e-3)
+            if ref_decision.allowed:
+                held.append((ref_decision, shared_decision))
+        want, got = reference.snapshot(now), shared.snapshot(now)
+        assert (got.state, got.consecutive_failures, got.calls_in_window) == (
+            want.state,
+            want.consecutive_failures,
+            want.calls_in_window,
+        )
+        assert got.failure_rate == pytest.approx(want.failure_rate)
+        assert got.slow_call_rate == pytest.approx(want.slow_call_rate)
+        if want.open_until:
+            assert got.open_until == pytest.approx(want.open_until, abs=1e-3)
+
+
+def test_lost_keys_are_rebuilt_from_the_database_row(breaker_redis, redis_client, clock):
+    config = CircuitBreakerConfig(failure_threshold=2, recovery_timeout=30.0)
+    cb = CircuitBreaker("rebuilt_svc", config, clock=clock)
+    for _ in range(2):
+        with pytest.raises(TransientError):
+            cb.call(fail)
+    assert BreakerRow.objects.get(name="rebuilt_svc").state == BreakerState.OPEN
+
+    redis_client.flushdb()
+    redis_client.script_flush()
+    fresh = CircuitBreaker("rebuilt_svc", config, clock=clock)  # a process started after the flush
+    clock.advance(10)
+    with pytest.raises(CircuitOpenError) as caught:
+        fresh.call(lambda: "never runs")
+    assert caught.value.retry_after == pytest.approx(20.0, abs=0.01)
+    rebuilt = BreakerTransition.objects.get(breaker__name="rebuilt_svc", reason=TransitionReason.REBUILT)
+    assert (rebuilt.from_state, rebuilt.to_state) == ("open", "open")
+
+    # Nothing stays stuck open: when the time is up, the next call probes.
+    clock.advance(20)
+    assert cb.call(lambda: "probe") == "probe"
+    assert cb.state == BreakerState.HALF_OPEN
+
+
+def test_half_open_row_is_rebuilt_as_an_open_breaker_that_probes_at_once(breaker_redis, redis_client, clock):
+    BreakerRow.objects.create(name="probing_svc", state=BreakerState.HALF_OPEN)
+    cb = CircuitBreaker("probing_svc", CircuitBreakerConfig(success_threshold=1), clock=clock)
+    assert cb.call(lambda: "probe") == "probe"
+    assert cb.state == BreakerState.CLOSED
+
+
+def test_closed_call_is_one_redis_command_and_open_rejection_none(breaker_redis, redis_client, clock):
+    config = CircuitBreakerConfig(failure_threshold=3, recovery_timeout=60.0)
+    cb = CircuitBreaker("counted_svc", config, clock=clock)
+    cb.call(lambda: None)  # seeds the keys, loads the script
+
+    with RedisCommandCounter(settings.REDIS_URL) as counted:
+        for _ in range(50):
+            clock.advance(0.01)
+            cb.call(lambda: None)
+    assert dict(counted.by_command) == {"EVALSHA": 50}
+
+    for _ in range(3):
+        with pytest.raises(TransientError):
+            cb.call(fail)
+    with RedisCommandCounter(settings.REDIS_URL) as counted:
+        for _ in range(50):
+            clock.advance(0.01)  # 0.5 s in all: within the refresh interval
+            with pytest.raises(CircuitOpenError):
+                cb.call(lambda: None)
+    assert counted.total == 0
+
+
+def test_redis_outage_falls_back_to_a_per_process_state(clock):
+    import redis
+
+    from tests.services import RedisServer
+
+    server = RedisServer().start()
+    try:
+        client = redis.Redis.from_url(server.url, decode_responses=True, socket_timeout=0.5)
+        config = CircuitBreakerConfig(failure_threshold=2, recovery_timeout=30.0)
+        store = RedisStore("outage_svc", config, client=client)
+        cb = CircuitBreaker("outage_svc", config, store=store, clock=clock)
+        assert cb.call(lambda: "up") == "up"
+        server.stop()
+        clock.advance(2)
+        assert cb.call(lambda: "still served") == "still served"
+        for _ in range(2):
+            with pytest.raises(TransientError):
+                cb.call(fail)
+        with pytest.raises(CircuitOpenError):  # the per-process state opened
+            cb.call(lambda: None)
+        server.start()
+        clock.advance(31)
+        assert cb.call(lambda: "back") == "back"  # Redis again, rebuilt from the row
+        assert client.hget("cb:{outage_svc}", "st") is not None
+    finally:
+        server.cleanup()
