@@ -113,6 +113,7 @@ class CircuitBreaker:
         self._next_poll = 0.0
         self._needs_reload = False
         self._applied_operator_id = 0
+        self._loaded = False
         self._lock = threading.Lock()
         self._outcome_counters = {
             outcome: metrics.requests_total.labels(name, outcome) for outcome in (SUCCESS, FAILURE, IGNORED)
@@ -144,8 +145,8 @@ class CircuitBreaker:
             self.store.configure(self.config)
             version = row.config_version if row is not None else 0
             self.config_version = max(version, self.store.remote_version)
+            first_load, self._loaded = not self._loaded, True
             if operator is not None and operator.id > self._applied_operator_id:
-                first_load = self._applied_operator_id == 0
                 self._applied_operator_id = operator.id
                 # A new process obeys standing orders (forced open, disabled, metrics
                 # only); a running one also obeys a reset given since it last looked.
