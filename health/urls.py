@@ -1,6 +1,6 @@
 from django.urls import path
 
-from health import views
+from health import dlq, views
 
 app_name = "health"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("live", views.live, name="live"),
     path("ready", views.ready, name="ready"),
     path("detailed", views.detailed, name="detailed"),
+    path("dlq", dlq.dlq_health, name="dlq"),
 ]

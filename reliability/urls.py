@@ -3,8 +3,13 @@
 Mounted before ``admin.site.urls`` so the admin's catch-all does not swallow it.
 """
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from reliability.api import dlq
 
 app_name = "reliability-ops"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("dlq", dlq.DeadLetterSummaryView.as_view(), name="dlq"),
+    path("dlq/<str:message_id>/retry", dlq.DeadLetterRetryView.as_view(), name="dlq-retry"),
+]
