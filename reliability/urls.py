@@ -6,10 +6,22 @@ Mounted before ``admin.site.urls`` so the admin's catch-all does not swallow it.
 from django.urls import path
 
 from reliability.api import dlq
+from reliability.api.breakers import BreakerActionView, BreakerDetailView, BreakerListView
+from reliability.breaker_ops import BREAKER_ACTIONS
 
 app_name = "reliability-ops"
 
 urlpatterns: list = [
+    path("circuit-breakers", BreakerListView.as_view(), name="circuit-breakers"),
+    path("circuit-breakers/<str:service>", BreakerDetailView.as_view(), name="circuit-breaker"),
+    *(
+        path(
+            f"circuit-breakers/<str:service>/{slug}",
+            BreakerActionView.as_view(slug=slug),
+            name=f"circuit-breaker-{slug}",
+        )
+        for slug in BREAKER_ACTIONS
+    ),
     path("dlq", dlq.DeadLetterSummaryView.as_view(), name="dlq"),
     path("dlq/<str:message_id>/retry", dlq.DeadLetterRetryView.as_view(), name="dlq-retry"),
 ]
