@@ -23,7 +23,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import F
 
-from reliability.dlq.models import REPLAYABLE, DeadLetter, DeadLetterStatus
+from reliability.dlq.models import REPLAYABLE, DeadLetter, DeadLetterAttempt, DeadLetterStatus
 
 
 @dataclass(frozen=True)
@@ -102,3 +102,46 @@ def _conditional_update_claim(
             .values_list("id", "message_type", "payload", "attempts", "max_retries")
         )
         return [ClaimedLetter(*row, reclaimed=candidates[row[0]] == DeadLetterStatus.RETRYING) for row in rows]
+
+
+def resolve_claimed(*, letter_ids: list[int], lease_until: datetime, now: datetime) -> set[int]:
+    """Mark the claimed letters resolved, with a history row each; returns the ids still held.
+
+    Letters whose lease was taken over by another worker are left alone. On PostgreSQL
+    this is one statement (the hot path of a replay batch); elsewhere, three.
+    """
+    if not letter_ids:
+        return set()
+    if connection.vendor == "postgresql":
+        sql = (
+            f"WITH done AS (UPDATE {DeadLetter._meta.db_table} SET status = 'resolved', next_retry_at = NULL, "
+            "settled_at = %(now)s, settled_reason = 'replayed', updated_at = %(now)s "
+            "WHERE id = ANY(%(ids)s) AND status = 'retrying' AND next_retry_at = %(lease)s RETURNING id) "
+            f"INSERT INTO {DeadLetterAttempt._meta.db_table} "
+            "(letter_id, attempted_at, error_class, reason, failure_kind, outcome) "
+            "SELECT id, %(now)s, '', 'replayed', '', 'succeeded' FROM done RETURNING letter_id"
+        )
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, {"ids": list(letter_ids), "lease": lease_until, "now": now})
+            return {row[0] for row in cursor.fetchall()}
+    with transaction.atomic():
+        held = DeadLetter.objects.select_for_update().filter(
+            id__in=letter_ids, status=DeadLetterStatus.RETRYING, next_retry_at=lease_until
+        )
+        ids = set(held.values_list("id", flat=True))
+        DeadLetter.objects.filter(id__in=ids).update(
+            status=DeadLetterStatus.RESOLVED,
+            next_retry_at=None,
+            settled_at=now,
+            settled_reason="replayed",
+            updated_at=now,
+        )
+        DeadLetterAttempt.objects.bulk_create(
+            [
+                DeadLetterAttempt(
+                    letter_id=i, attempted_at=now, outcome=DeadLetterAttempt.Outcome.SUCCEEDED, reason="replayed"
+                )
+                for i in sorted(ids)
+            ]
+        )
+    return ids

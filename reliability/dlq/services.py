@@ -32,7 +32,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from reliability.audit import audit_record
-from reliability.dlq.claim import ClaimedLetter, claim_due_letters
+from reliability.dlq.claim import ClaimedLetter, claim_due_letters, resolve_claimed
 from reliability.dlq.classify import Failure, classify_failure, failure_fingerprint
 from reliability.dlq.exceptions import DeadLetterNotFound, DeadLetterStateError
 from reliability.dlq.metrics import dlq_messages_added, dlq_processing_duration, dlq_replays
@@ -264,22 +264,7 @@ def _lost_lease(letter: ClaimedLetter) -> ReplayResult:
 
 
 def _record_successes(letters: Sequence[ClaimedLetter], lease_until: datetime) -> list[ReplayResult]:
-    if not letters:
-        return []
-    now = timezone.now()
-    by_id = {letter.id: letter for letter in letters}
-    with transaction.atomic():
-        held = set(_held(by_id, lease_until).select_for_update().values_list("id", flat=True))
-        DeadLetter.objects.filter(id__in=held).update(
-            status=DeadLetterStatus.RESOLVED,
-            next_retry_at=None,
-            settled_at=now,
-            settled_reason="replayed",
-            updated_at=now,
-        )
-        DeadLetterAttempt.objects.bulk_create(
-            [DeadLetterAttempt(letter_id=i, outcome=Outcome.SUCCEEDED, reason="replayed") for i in sorted(held)]
-        )
+    held = resolve_claimed(letter_ids=[letter.id for letter in letters], lease_until=lease_until, now=timezone.now())
     results = []
     for letter in letters:
         if letter.id in held:
