@@ -28,6 +28,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
+from kombu.exceptions import OperationalError
 
 from reliability.dlq.exceptions import DeadLetterNotFound
 from reliability.dlq.models import DeadLetter, DeadLetterAttempt, DeadLetterStatus
@@ -39,11 +40,15 @@ from reliability.dlq.selectors import (
     dead_letter_oldest_age_seconds,
 )
 from reliability.dlq.services import BulkResult, dead_letter_discard, dead_letter_replay_many, dead_letter_resolve
+from reliability.tasks import replay_dead_letters
 
 CHANNEL = "admin"
 # One confirmation page carries at most this many ids; a larger selection must be narrowed
 # (or replayed with the ``dlq`` command), so a request never runs for minutes.
 MAX_SNAPSHOT = 1000
+# Larger replays go to the ``replay_dead_letters`` task: at the per-type replay rate they
+# would outlast a web request.
+INLINE_REPLAY_MAX = 25
 # Rows listed on the confirmation page; every id is still in the hidden inputs.
 LISTED_ROWS = 100
 
@@ -372,12 +377,16 @@ class DeadLetterAdmin(admin.ModelAdmin):
         reason = request.POST.get("reason", "").strip()
         if spec.reason_required and not reason:
             return self._render_confirmation(request, spec, ids, error="A reason is required.", status=400)
+        queue = spec.name == "replay" and not dry_run and len(ids) > INLINE_REPLAY_MAX
         try:
-            result = spec.run(letter_ids=ids, reason=reason, actor=request.user, dry_run=dry_run)
+            # A queued replay is planned here (unknown ids refused, skips counted) and run by a worker.
+            result = spec.run(letter_ids=ids, reason=reason, actor=request.user, dry_run=dry_run or queue)
         except DeadLetterNotFound as exc:
             return self._render_confirmation(request, spec, ids, error=f"{str(exc).capitalize()}.", status=404)
         if dry_run:
             return self._render_confirmation(request, spec, ids, dry_run=result, reason=reason)
+        if queue:
+            return self._queue_replay(request, spec, result)
         done, failed = _done_and_failed(result)
         skipped = len(result.skipped)
         level = messages.SUCCESS if not failed and not skipped else messages.WARNING
@@ -385,6 +394,26 @@ class DeadLetterAdmin(admin.ModelAdmin):
             request,
             f"{spec.verb}: {done} {spec.done}, {skipped} skipped, {failed} failed (of {len(ids)} selected).",
             level,
+        )
+        return HttpResponseRedirect(reverse("admin:reliability_deadletter_changelist"))
+
+    def _queue_replay(self, request: HttpRequest, spec: _Action, plan: BulkResult) -> HttpResponse:
+        ids = [i for i, planned in plan.planned.items() if planned == "replay"]
+        try:
+            replay_dead_letters.delay(letter_ids=ids, actor_id=request.user.pk, channel=CHANNEL)
+        except OperationalError:
+            return self._render_confirmation(
+                request,
+                spec,
+                plan.letter_ids,
+                error="The task broker is unavailable: nothing was queued. Replay fewer letters, or use the command.",
+                status=503,
+            )
+        self.message_user(
+            request,
+            f"{spec.verb}: {len(ids)} queued for a worker, {len(plan.skipped)} skipped "
+            f"(of {len(plan.letter_ids)} selected). Each outcome lands in the letter's history and the audit trail.",
+            messages.SUCCESS if not plan.skipped else messages.WARNING,
         )
         return HttpResponseRedirect(reverse("admin:reliability_deadletter_changelist"))
 
@@ -410,6 +439,7 @@ class DeadLetterAdmin(admin.ModelAdmin):
             "count": len(ids),
             "letters": letters[:LISTED_ROWS],
             "more": max(len(ids) - LISTED_ROWS, 0),
+            "queued": spec.name == "replay" and len(ids) > INLINE_REPLAY_MAX,
             "missing": [i for i in ids if i not in found],
             "form_url": reverse("admin:reliability_deadletter_confirm", kwargs={"action": spec.name}),
             "dry_run": dry_run,
