@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import structlog
-from django.db import DatabaseError
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -38,8 +37,9 @@ class DeadLetterStateCollector(Collector):
         try:
             counts = dead_letter_counts()
             oldest = dead_letter_oldest_age_seconds()
-        except DatabaseError as exc:
-            # A scrape must not fail because the database does; the gap shows in Prometheus.
+        except Exception as exc:
+            # A scrape must not fail because the database cannot be read (down, or not
+            # allowed in this process); the gap shows in Prometheus as a missing series.
             log.warning("dlq_metrics_unavailable", error_class=type(exc).__name__)
             return
         total = GaugeMetricFamily(
