@@ -107,6 +107,22 @@ class AgeFilter(admin.SimpleListFilter):
         return queryset
 
 
+class FingerprintFilter(admin.SimpleListFilter):
+    """The largest unsettled failure groups by name; any fingerprint in the URL filters too."""
+
+    title = "failure group (fingerprint)"
+    parameter_name = "fingerprint"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [
+            (g["fingerprint"], f"{g['message_type']}: {g['error_class'].rsplit('.', 1)[-1]} ({g['count']})")
+            for g in dead_letter_groups(status=UNSETTLED, limit=10)
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> QuerySet[DeadLetter]:
+        return queryset.filter(fingerprint=self.value()) if self.value() else queryset
+
+
 class DeadLetterAttemptInline(admin.TabularInline):
     """The letter's history, oldest first; written by the services only."""
 
@@ -142,7 +158,7 @@ class DeadLetterAdmin(admin.ModelAdmin):
         "age",
         "next_retry_at",
     )
-    list_filter = ("status", "message_type", "failure_kind", "error_class", "fingerprint", AgeFilter)
+    list_filter = ("status", "message_type", "failure_kind", "error_class", FingerprintFilter, AgeFilter)
     # id and fingerprint are matched exactly; free text in the message and the source.
     search_fields = ("id__exact", "fingerprint__exact", "error_message", "source")
     search_help_text = "Exact id or fingerprint, or text in the error message or source."

@@ -54,6 +54,7 @@ def test_changelist_shows_counts_per_status_groups_and_the_oldest_pending_age(ro
     groups = {g["fingerprint"]: g["count"] for g in response.context["dlq_groups"]}
     assert groups == {old.fingerprint: 2, different.fingerprint: 1}
     assert "Replay all with this fingerprint" in page
+    assert "ops_test_message: TransientError (2)" in page  # the failure-group filter
 
 
 def test_changelist_filters_by_status_fingerprint_and_age(root_client, make_letter):
