@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 from config.logging import configure_logging
+from reliability.middleware import add_circuit_breaker_middleware
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -67,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# A breaker per public API prefix, right after the request id (reliability.middleware).
+MIDDLEWARE = add_circuit_breaker_middleware(MIDDLEWARE)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -205,6 +208,18 @@ _BREAKER_PROFILES: dict[str, dict[str, dict[str, float | int]]] = {
 }
 # Seed name. Keyword arguments for CircuitBreakerConfig per breaker; admin overrides win.
 CIRCUIT_BREAKER_CONFIGS = _BREAKER_PROFILES[APP_ENV]
+# The public API's own breakers (reliability.middleware): path prefix -> breaker name.
+# A 5xx answer counts as a failure; while open, the prefix answers 503 with Retry-After.
+CIRCUIT_BREAKER_PROTECTED_PATHS = {
+    "/api/v1/webhooks/": "api_webhooks",
+    "/api/v1/messages/": "api_messages",
+    "/api/v1/sentiment/": "api_sentiment",
+    "/api/v1/triggers/": "api_triggers",
+}
+for _api_breaker in CIRCUIT_BREAKER_PROTECTED_PATHS.values():
+    CIRCUIT_BREAKER_CONFIGS.setdefault(
+        _api_breaker, {"failure_threshold": 10, "recovery_timeout": 1.0 if APP_ENV == "testing" else 30.0}
+    )
 
 _RETRY_PROFILES: dict[str, dict[str, float | int]] = {
     "production": {"max_retries": 3, "base_delay": 1.0, "max_delay": 30.0},
