@@ -1,6 +1,7 @@
 from django.urls import path
 
 from health import dlq, views
+from health.breakers import circuit_breakers_health
 
 app_name = "health"
 
@@ -9,5 +10,6 @@ urlpatterns = [
     path("live", views.live, name="live"),
     path("ready", views.ready, name="ready"),
     path("detailed", views.detailed, name="detailed"),
+    path("circuit-breakers", circuit_breakers_health, name="circuit-breakers"),
     path("dlq", dlq.dlq_health, name="dlq"),
 ]
