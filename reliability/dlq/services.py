@@ -4,10 +4,7 @@ Everything that writes a dead letter goes through here; the admin, the ops API, 
 ``dlq`` command and the Celery tasks are doors onto these functions. What is stored is
 redacted first (payload, error message, traceback, history) with ``reliability.redaction``.
 
-Recovery strategies by failure kind (see ``recovery_plan``): transient and unknown back
-off exponentially; rate-limited waits for ``Retry-After``; breaker-open waits for the
-breaker without spending an attempt; permanent goes to ``exhausted`` at once, for an
-operator. A letter whose attempts reach ``max_retries`` is ``exhausted``.
+What happens after a failure is decided by ``reliability.dlq.strategies.recovery_plan``.
 
 The seed's API sits on top: ``dlq_handler`` (``add_to_dlq``, ``get_dlq_messages``,
 ``retry_message``, ``process_dlq_batch``) and ``get_failed_message_processor()``.
@@ -16,7 +13,6 @@ The seed's API sits on top: ``dlq_handler`` (``add_to_dlq``, ``get_dlq_messages`
 from __future__ import annotations
 
 import json
-import random
 import time
 import traceback as traceback_module
 from collections import Counter
@@ -33,13 +29,14 @@ from django.utils import timezone
 
 from reliability.audit import audit_record
 from reliability.dlq.claim import ClaimedLetter, claim_due_letters, resolve_claimed
-from reliability.dlq.classify import Failure, classify_failure, failure_fingerprint
+from reliability.dlq.classify import classify_failure, failure_fingerprint
 from reliability.dlq.exceptions import DeadLetterNotFound, DeadLetterStateError
 from reliability.dlq.metrics import dlq_messages_added, dlq_processing_duration, dlq_replays
 from reliability.dlq.models import DeadLetter, DeadLetterAttempt, DeadLetterStatus, FailureKind
 from reliability.dlq.ratelimit import replay_rate_limiter
 from reliability.dlq.registry import get_handler
 from reliability.dlq.selectors import SETTLED, dead_letter_get
+from reliability.dlq.strategies import recovery_plan
 from reliability.redaction import redact, redact_text
 
 log = structlog.get_logger(__name__)
@@ -52,42 +49,6 @@ _OPERATOR_REPLAYABLE = (DeadLetterStatus.PENDING, DeadLetterStatus.EXHAUSTED)
 _SETTLEABLE = (DeadLetterStatus.PENDING, DeadLetterStatus.EXHAUSTED)
 _TRACEBACK_LIMIT = 20_000
 _MESSAGE_LIMIT = 4_000
-
-
-# --- Recovery strategies ------------------------------------------------------------
-
-
-def backoff_seconds(*, attempts: int, rng: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with equal jitter: half the step fixed, half random, capped."""
-    step = min(settings.DLQ_BACKOFF_BASE_SECONDS * (2 ** min(attempts, 30)), settings.DLQ_BACKOFF_MAX_SECONDS)
-    return step / 2 + rng() * step / 2
-
-
-@dataclass(frozen=True)
-class RecoveryPlan:
-    """What happens to a letter after a failed handling."""
-
-    status: str
-    next_retry_at: datetime | None
-    # False only for breaker-open: waiting for a breaker is not a real attempt.
-    spends_attempt: bool
-    outcome: str
-
-
-def recovery_plan(
-    *, failure: Failure, attempts: int, max_retries: int, now: datetime, rng: Callable[[], float] = random.random
-) -> RecoveryPlan:
-    """The strategy for ``failure``; ``attempts`` counts the replays spent, the failed one included."""
-    if failure.kind == FailureKind.BREAKER_OPEN:
-        wait = failure.retry_after if failure.retry_after is not None else backoff_seconds(attempts=0, rng=rng)
-        return RecoveryPlan(DeadLetterStatus.PENDING, now + timedelta(seconds=max(wait, 0.0)), False, Outcome.DEFERRED)
-    if failure.kind == FailureKind.PERMANENT or attempts >= max_retries:
-        return RecoveryPlan(DeadLetterStatus.EXHAUSTED, None, True, Outcome.EXHAUSTED)
-    if failure.kind == FailureKind.RATE_LIMITED and failure.retry_after is not None:
-        wait = failure.retry_after
-    else:
-        wait = backoff_seconds(attempts=attempts, rng=rng)
-    return RecoveryPlan(DeadLetterStatus.PENDING, now + timedelta(seconds=wait), True, Outcome.FAILED)
 
 
 # --- Adding ------------------------------------------------------------------------------

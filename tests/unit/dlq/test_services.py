@@ -101,15 +101,6 @@ def test_breaker_open_letter_waits_for_the_breaker_and_remembers_it():
     assert before + timedelta(seconds=45) <= letter.next_retry_at <= timezone.now() + timedelta(seconds=45)
 
 
-def test_transient_backoff_grows_with_attempts(settings):
-    settings.DLQ_BACKOFF_BASE_SECONDS = 10
-    settings.DLQ_BACKOFF_MAX_SECONDS = 1000
-    assert services.backoff_seconds(attempts=0, rng=lambda: 1.0) == 10
-    assert services.backoff_seconds(attempts=3, rng=lambda: 1.0) == 80
-    assert services.backoff_seconds(attempts=3, rng=lambda: 0.0) == 40
-    assert services.backoff_seconds(attempts=20, rng=lambda: 1.0) == 1000
-
-
 def test_replay_batch_resolves_letters_whose_handler_succeeds(handlers, make_due):
     seen = []
     handlers["whatsapp_message"] = seen.append
