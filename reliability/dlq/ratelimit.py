@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import structlog
 from django.conf import settings
+from redis.exceptions import RedisError
 
 # KEYS[1] bucket; ARGV: rate (tokens/s), capacity, wanted. Returns {granted, wait_ms}.
 _TAKE_LUA = """
@@ -39,6 +41,9 @@ if granted < wanted then
 end
 return {granted, wait_ms}
 """
+
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,12 @@ class RedisTokenBucket:
         self._prefix = prefix
 
     def take(self, key: str, wanted: int, rate: float) -> Grant:
-        granted, wait_ms = self._script(keys=[self._prefix + key], args=[rate, _capacity(rate), wanted])
+        try:
+            granted, wait_ms = self._script(keys=[self._prefix + key], args=[rate, _capacity(rate), wanted])
+        except RedisError as exc:
+            # Redis down must not stall replays: fall back to this process's bucket.
+            log.warning("dlq_rate_limiter_unavailable", error_class=type(exc).__name__)
+            return _local_bucket.take(key, wanted, rate)
         return Grant(int(granted), int(wait_ms) / 1000)
 
 

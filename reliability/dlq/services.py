@@ -236,11 +236,36 @@ def _record_successes(letters: Sequence[ClaimedLetter], lease_until: datetime) -
     return results
 
 
+def _release(letters: Sequence[ClaimedLetter], lease_until: datetime, *, wait: float) -> int:
+    """Give claimed letters back, unhandled and with their attempt refunded, due in ``wait`` seconds."""
+    if not letters:
+        return 0
+    now = timezone.now()
+    return _held([letter.id for letter in letters], lease_until).update(
+        status=DeadLetterStatus.PENDING,
+        next_retry_at=now + timedelta(seconds=max(wait, 0.0)),
+        attempts=F("attempts") - 1,
+        updated_at=now,
+    )
+
+
 def _handle_claimed(letters: Sequence[ClaimedLetter], lease_until: datetime) -> list[ReplayResult]:
-    """Run each letter's handler outside any transaction; successes are written in one go."""
+    """Run each letter's handler outside any transaction; successes are written in one go.
+
+    A handler never starts on a letter whose lease is about to run out (a slow batch
+    run outside Celery's time limit): another worker could reclaim it mid-run. Those
+    letters are given back instead.
+    """
     results: list[ReplayResult] = []
     succeeded: list[ClaimedLetter] = []
-    for letter in letters:
+    stop_at = lease_until - timedelta(seconds=settings.DLQ_CLAIM_LEASE_SECONDS / 4)
+    for index, letter in enumerate(letters):
+        if timezone.now() >= stop_at:
+            rest = letters[index:]
+            _release(rest, lease_until, wait=0.0)
+            results.extend(ReplayResult(r.id, "released", DeadLetterStatus.PENDING) for r in rest)
+            log.warning("dead_letter_batch_lease_short", released=len(rest))
+            break
         error = _run_handler(letter.message_type, letter.payload)
         if error is None:
             succeeded.append(letter)
@@ -288,15 +313,7 @@ def _apply_rate_limit(
     for message_type, group in by_type.items():
         grant = limiter.take(message_type, len(group), rate)
         allowed.extend(group[: grant.granted])
-        rest = group[grant.granted :]
-        if rest:
-            now = timezone.now()
-            released += _held([letter.id for letter in rest], lease_until).update(
-                status=DeadLetterStatus.PENDING,
-                next_retry_at=now + timedelta(seconds=max(grant.wait, 0.05)),
-                attempts=F("attempts") - 1,
-                updated_at=now,
-            )
+        released += _release(group[grant.granted :], lease_until, wait=max(grant.wait, 0.05))
     return allowed, released
 
 

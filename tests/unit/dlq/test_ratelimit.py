@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from reliability.dlq.ratelimit import LocalTokenBucket, RedisTokenBucket
+from tests.services import free_port
 
 
 class FakeClock:
@@ -38,3 +42,9 @@ def test_redis_bucket_is_shared_by_every_client(redis_client):
     grant = second.take("whatsapp_message", 4, 5.0)
     assert grant.granted == 1
     assert 0.4 < grant.wait <= 0.61
+
+
+def test_redis_bucket_falls_back_to_this_process_when_redis_is_down():
+    down = redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    bucket = RedisTokenBucket(down)
+    assert bucket.take("fallback_type", 3, 2.0).granted == 2

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -344,15 +345,18 @@ def test_replay_many_reports_failures_and_respects_the_rate(handlers):
             raise TransientError("odd")
 
     handlers["whatsapp_message"] = fail_odd
-    letters = [add(payload={"n": n}) for n in range(4)]
+    letters = [add(payload={"n": n}) for n in range(3)]
     sleeps = []
-    result = dead_letter_replay_many(
-        letter_ids=[letter.pk for letter in letters], channel="cli", rate=2.0, sleep=sleeps.append
-    )
-    assert [r.outcome for r in result.results] == ["resolved", "failed", "resolved", "failed"]
-    assert result.failed == [letters[1].pk, letters[3].pk]
-    assert sleeps, "a rate of 2/s must hold back the third and fourth letter"
-    assert AuditRecord.objects.filter(action="dead_letter.replay").count() == 4
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        time.sleep(seconds)
+
+    result = dead_letter_replay_many(letter_ids=[letter.pk for letter in letters], channel="cli", rate=2.0, sleep=sleep)
+    assert [r.outcome for r in result.results] == ["resolved", "failed", "resolved"]
+    assert result.failed == [letters[1].pk]
+    assert 0.3 < sum(sleeps) < 1.0, "a rate of 2/s holds the third letter back about half a second"
+    assert AuditRecord.objects.filter(action="dead_letter.replay").count() == 3
 
 
 def test_seed_processors_replay_due_letters(handlers, make_due):
@@ -378,3 +382,21 @@ def test_cleanup_deletes_only_settled_letters_older_than_the_retention(settings)
     assert remaining == {"pending", "retrying", "exhausted", "resolved"}
     assert DeadLetter.objects.filter(pk=fresh.pk).exists()
     assert not DeadLetterAttempt.objects.filter(letter_id__in=[letters["resolved"].pk]).exists()
+
+
+def test_letters_whose_lease_runs_short_are_given_back_not_started(settings, handlers, make_due):
+    settings.DLQ_CLAIM_LEASE_SECONDS = 0.4
+    ran = []
+
+    def slow(payload):
+        ran.append(payload["n"])
+        time.sleep(0.35)
+
+    handlers["whatsapp_message"] = slow
+    letters = [add(payload={"n": n}) for n in range(3)]
+    for letter in letters:
+        make_due(letter)
+    stats = dead_letter_replay_batch(batch_size=10)
+    assert (stats["resolved"], stats["released"], ran) == (1, 2, [0])
+    given_back = DeadLetter.objects.filter(status=DeadLetterStatus.PENDING)
+    assert sorted(letter.attempts for letter in given_back) == [0, 0]
