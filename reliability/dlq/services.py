@@ -71,7 +71,6 @@ def dead_letter_add(
     source: str = "",
     max_retries: int = 5,
     traceback_text: str | None = None,
-    now: datetime | None = None,
 ) -> DeadLetter:
     """Store a message that failed after its retries, redacted, with its first failure kept.
 
@@ -82,7 +81,7 @@ def dead_letter_add(
         raise ValueError("message_type is required")
     if max_retries < 0:
         raise ValueError("max_retries must be zero or more")
-    now = now or timezone.now()
+    now = timezone.now()
     failure = classify_failure(error)
     trace = redact_text(traceback_text if traceback_text is not None else _traceback_text(error))[-_TRACEBACK_LIMIT:]
     message = failure.message[:_MESSAGE_LIMIT]
@@ -171,14 +170,12 @@ def _held(letter_id: int | Iterable[int], lease_until: datetime):
     return DeadLetter.objects.filter(id__in=ids, status=DeadLetterStatus.RETRYING, next_retry_at=lease_until)
 
 
-def _record_failure(
-    *, letter: ClaimedLetter, lease_until: datetime, error: BaseException, traceback_text: str | None = None
-) -> ReplayResult:
+def _record_failure(*, letter: ClaimedLetter, lease_until: datetime, error: BaseException) -> ReplayResult:
     now = timezone.now()
     failure = classify_failure(error)
     plan = recovery_plan(failure=failure, attempts=letter.attempts, max_retries=letter.max_retries, now=now)
     message = failure.message[:_MESSAGE_LIMIT]
-    trace = redact_text(traceback_text if traceback_text is not None else _traceback_text(error))[-_TRACEBACK_LIMIT:]
+    trace = redact_text(_traceback_text(error))[-_TRACEBACK_LIMIT:]
     with transaction.atomic():
         updated = _held(letter.id, lease_until).update(
             status=plan.status,
