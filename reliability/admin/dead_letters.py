@@ -378,10 +378,10 @@ class DeadLetterAdmin(admin.ModelAdmin):
             if not fingerprint:
                 return HttpResponseBadRequest("give ids=1,2,3 or fingerprint=...")
             ids = dead_letter_ids(fingerprint=fingerprint, status=UNSETTLED, limit=MAX_SNAPSHOT + 1)
-            if len(ids) > MAX_SNAPSHOT:
-                return HttpResponseBadRequest(
-                    f"more than {MAX_SNAPSHOT} letters have this fingerprint: use the dlq command"
-                )
+        if len(ids) > MAX_SNAPSHOT:
+            return HttpResponseBadRequest(
+                f"more than {MAX_SNAPSHOT} letters at once: narrow the selection, or use the dlq command"
+            )
         if not ids:
             self.message_user(request, "No dead letters to act on.", messages.WARNING)
             return HttpResponseRedirect(reverse("admin:reliability_deadletter_changelist"))

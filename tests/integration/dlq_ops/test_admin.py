@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from reliability.admin.dead_letters import MAX_SNAPSHOT
 from reliability.audit import AuditRecord
 from reliability.dlq.models import DeadLetter, DeadLetterStatus
 from reliability.errors import TransientError
@@ -289,3 +290,16 @@ def test_replay_all_with_this_fingerprint_shows_the_count_then_replays_that_grou
 
     assert statuses(*group) == ["resolved"] * 3
     assert statuses(other, newcomer) == ["pending", "pending"]
+
+
+def test_a_snapshot_larger_than_one_page_can_carry_is_refused(root_client, handler):
+    response = root_client.post(confirm_url("replay"), {"ids": list(range(1, MAX_SNAPSHOT + 2)), "_confirm": "1"})
+    assert response.status_code == 400
+    assert handler.calls == []
+
+
+def test_a_fingerprint_with_nothing_left_to_replay_says_so(root_client, make_letter):
+    letter = make_letter()
+    DeadLetter.objects.filter(pk=letter.pk).update(status=DeadLetterStatus.RESOLVED)
+    response = root_client.get(f"{confirm_url('replay')}?fingerprint={letter.fingerprint}", follow=True)
+    assert [str(m) for m in response.context["messages"]] == ["No dead letters to act on."]
