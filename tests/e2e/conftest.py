@@ -56,12 +56,12 @@ class WebServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
-                requests.get(f"{self.url}/health/live", timeout=1)
+                requests.get(f"{self.url}/health/live", timeout=5)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError(f"gunicorn did not start: {self.process.stderr.read().decode()[-2000:]}")
