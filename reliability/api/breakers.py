@@ -38,7 +38,7 @@ class BreakerListView(APIView):
 
     permission_classes = [IsStaff]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="circuit_breakers_list", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         breakers = breaker_list()
         return Response({"count": len(breakers), "circuit_breakers": breakers})
@@ -58,7 +58,9 @@ class BreakerDetailView(APIView):
             return [staff_with("reliability.change_circuitbreaker")()]
         return [IsStaff()]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="circuit_breaker_retrieve", responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT}
+    )
     def get(self, request: Request, service: str) -> Response:
         try:
             return Response(breaker_snapshot(name=service))
