@@ -17,6 +17,7 @@ If Redis cannot be reached, the breaker runs on a per-process state until it can
 from __future__ import annotations
 
 import math
+import os
 import threading
 from typing import Any
 
@@ -40,8 +41,9 @@ from reliability.breaker.stores import REFRESH_INTERVAL, CachedSharedStore, Loca
 
 logger = structlog.get_logger(__name__)
 
-# Replies: {exists, state, open_until, config_version, from_state, reason, failure_rate,
-# consecutive_failures}; exists = 0 means the keys are gone and the caller must seed them.
+# Replies: {exists, state, open_until, config_version[, from_state, reason, failure_rate,
+# consecutive_failures]} (the last four only with a transition); exists = 0 means the
+# keys are gone and the caller must seed them.
 RECORD_SCRIPT = """
 local h, ring, pk = KEYS[1], KEYS[2], KEYS[3]
 local v = redis.call('HMGET', h, 'st', 'ou', 'od', 'cf', 'hs', 'ix', 'tot', 'fl', 'sl', 'ws', 'cv')
@@ -51,8 +53,11 @@ local now = tonumber(ARGV[1])
 local outcome = ARGV[2]
 local slow = tonumber(ARGV[3])
 local permit = ARGV[4]
-local ws = tonumber(ARGV[8])
-local recovery = tonumber(ARGV[9])
+-- ARGV[5]: the config, packed once per config change as space-separated numbers
+local c = {}
+for item in string.gmatch(ARGV[5], '%S+') do c[#c + 1] = tonumber(item) end
+local ws = c[4]
+local recovery = c[5]
 local ou, od = tonumber(v[2]) or 0, tonumber(v[3]) or 0
 local cf, hs = tonumber(v[4]) or 0, tonumber(v[5]) or 0
 local ix, tot, fl, sl = tonumber(v[6]) or 0, tonumber(v[7]) or 0, tonumber(v[8]) or 0, tonumber(v[9]) or 0
@@ -67,12 +72,12 @@ if st == 'half_open' then
   if permit ~= '' and redis.call('HDEL', pk, permit) == 1 and outcome ~= 'i' then
     if outcome == 'f' then
       local d = math.max(od, recovery) * 2
-      local cap = tonumber(ARGV[10])
+      local cap = c[6]
       if d > cap then d = cap end
       open(d, 'half_open_failure')
     else
       hs = hs + 1
-      if hs >= tonumber(ARGV[11]) then
+      if hs >= c[7] then
         from, reason, st = st, 'half_open_success', 'closed'
         redis.call('DEL', ring, pk)
         ix, tot, fl, sl, cf, od, ou, hs = 0, 0, 0, 0, 0, 0, 0, 0
@@ -97,12 +102,12 @@ elseif (st == 'closed' or st == 'metrics_only') and outcome ~= 'i' then
   ix = (ix + 1) % ws
   if failed == 1 then cf = cf + 1 else cf = 0 end
   if st == 'closed' then
-    if cf >= tonumber(ARGV[5]) then
+    if cf >= c[1] then
       open(recovery, 'consecutive_failures')
-    elseif tot >= tonumber(ARGV[7]) then
-      if fl >= tonumber(ARGV[6]) * tot then
+    elseif tot >= c[3] then
+      if fl >= c[2] * tot then
         open(recovery, 'failure_rate')
-      elseif ARGV[12] == '1' and sl >= tonumber(ARGV[13]) * tot then
+      elseif c[8] == 1 and sl >= c[9] * tot then
         open(recovery, 'slow_calls')
       end
     end
@@ -110,6 +115,7 @@ elseif (st == 'closed' or st == 'metrics_only') and outcome ~= 'i' then
 end
 redis.call('HSET', h, 'st', st, 'ou', ou, 'od', od, 'cf', cf, 'hs', hs, 'ix', ix, 'tot', tot, 'fl', fl, 'sl', sl,
   'ws', cws or 0)
+if from == '' then return {1, st, string.format('%.17g', ou), v[11] or '0'} end
 local rate = 0
 if tot > 0 then rate = fl / tot end
 return {1, st, string.format('%.17g', ou), v[11] or '0', from, reason, string.format('%.17g', rate), cf}
@@ -234,7 +240,7 @@ _acquire = _Script(ACQUIRE_SCRIPT)
 _set_state = _Script(SET_STATE_SCRIPT)
 _seed = _Script(SEED_SCRIPT)
 
-_OUTCOME_ARG = {"success": "s", "failure": "f", "ignored": "i"}
+_OUTCOME_ARG = {"success": b"s", "failure": b"f", "ignored": b"i"}
 
 
 class RedisStore(CachedSharedStore):
@@ -246,23 +252,29 @@ class RedisStore(CachedSharedStore):
         self.client = client or redis_client()
         self.keys = (f"cb:{{{name}}}", f"cb:{{{name}}}:ring", f"cb:{{{name}}}:permits")
         self._acquire_keys = (self.keys[0], self.keys[2])
+        self._key_bytes = tuple(key.encode() for key in self.keys)
         self._fallback = LocalStore(name, config)
+        self._local = threading.local()
         self._redis_down_until = -math.inf
         self.configure(config)
 
     def configure(self, config: CircuitBreakerConfig) -> None:
         self.config = config
         self._fallback.configure(config)
-        self._config_args = (
-            config.failure_threshold,
-            repr(float(config.failure_rate_threshold)),
-            config.minimum_requests,
-            config.window_size,
-            repr(float(config.recovery_timeout)),
-            repr(float(config.max_recovery_timeout)),
-            config.success_threshold,
-            "1" if config.slow_call_threshold is not None else "0",
-            repr(float(config.slow_call_rate_threshold)),
+        slow_on = 1 if config.slow_call_threshold is not None else 0
+        self._config_arg = b" ".join(
+            repr(value).encode()
+            for value in (
+                config.failure_threshold,
+                float(config.failure_rate_threshold),
+                config.minimum_requests,
+                config.window_size,
+                float(config.recovery_timeout),
+                float(config.max_recovery_timeout),
+                config.success_threshold,
+                slow_on,
+                float(config.slow_call_rate_threshold),
+            )
         )
 
     # --- the shared side, with the seeding and outage handling around it ------------
@@ -272,6 +284,37 @@ class RedisStore(CachedSharedStore):
         if reply[0] == 0:
             self.seed(now)
             reply = script(self.client, keys, args)
+        return reply
+
+    def _hot(self, script: _Script, keys: tuple[str, ...], args: tuple[Any, ...], now: float) -> list:
+        """``_run`` on a connection this thread keeps for itself.
+
+        Taking a pooled connection and giving it back costs about as much as packing the
+        command; a breaker call is one command, so each thread holds one connection.
+        """
+        local = self._local
+        connection = getattr(local, "connection", None)
+        if connection is None or local.pid != os.getpid():
+            connection = local.connection = self.client.connection_pool.make_connection()
+            local.pid = os.getpid()
+        if script.sha is None:
+            script.sha = self.client.script_load(script.source)
+        try:
+            try:
+                connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                reply = connection.read_response()
+            except redis.exceptions.NoScriptError:
+                script.sha = self.client.script_load(script.source)
+                connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                reply = connection.read_response()
+        except redis.exceptions.ResponseError:
+            raise
+        except BaseException:
+            connection.disconnect()  # a half-read reply must not reach the next command
+            raise
+        if reply[0] == 0:
+            self.seed(now)
+            return script(self.client, keys, args)
         return reply
 
     def _redis_failed(self, exc: Exception, now: float) -> None:
@@ -327,7 +370,7 @@ class RedisStore(CachedSharedStore):
     def acquire_shared(self, now: float) -> Decision:
         args = (repr(now), new_token(), self.config.half_open_max_calls, repr(float(self.config.timeout)))
         try:
-            reply = self._run(_acquire, self._acquire_keys, args, now)
+            reply = self._hot(_acquire, self._acquire_keys, args, now)
         except redis.RedisError as exc:
             self._redis_failed(exc, now)
             return self._fallback.acquire(now)
@@ -345,22 +388,24 @@ class RedisStore(CachedSharedStore):
             return []
         if now < self._redis_down_until:
             return self._fallback.record(decision, outcome, slow, now)
-        args = (repr(now), _OUTCOME_ARG[outcome], 1 if slow else 0, decision.permit or "", *self._config_args)
+        args = (repr(now), _OUTCOME_ARG[outcome], b"1" if slow else b"0", decision.permit or b"", self._config_arg)
         try:
-            reply = self._run(_record, self.keys, args, now)
+            reply = self._hot(_record, self._key_bytes, args, now)
         except redis.RedisError as exc:
             self._redis_failed(exc, now)
             return self._fallback.record(decision, outcome, slow, now)
-        _, state, open_until, version, from_state, reason, rate, failures = reply
+        state, open_until = reply[1], float(reply[2])
         self._state = state
-        self._open_until = float(open_until)
+        self._open_until = open_until
         self._checked_at = now
-        if int(version) > self.remote_version:
-            self.remote_version = int(version)
-        if from_state:
-            until = float(open_until) if state == OPEN else None
-            return [Transition(from_state, state, reason, float(rate), int(failures), until)]
-        return []
+        version = int(reply[3])
+        if version > self.remote_version:
+            self.remote_version = version
+        if len(reply) == 4:
+            return []
+        _, _, _, _, from_state, reason, rate, failures = reply
+        until = open_until if state == OPEN else None
+        return [Transition(from_state, state, reason, float(rate), int(failures), until)]
 
     def set_state(self, target: str, now: float, version: int, *, actor: Any = None, note: str = "") -> Transition:
         previous, rate, failures = _set_state(self.client, self.keys, (target, version))

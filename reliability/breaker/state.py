@@ -45,11 +45,6 @@ def new_token() -> str:
     return f"{_TOKEN_PREFIX}{next(_token_counter)}"
 
 
-def outcome_code(failed: bool, slow: bool) -> int:
-    """Ring cell value: 0 empty, 1 ok, 2 failed, 3 slow ok, 4 slow failed (same in Lua)."""
-    return 1 + int(failed) + 2 * int(slow)
-
-
 @dataclass(frozen=True)
 class Transition:
     from_state: str
@@ -137,7 +132,8 @@ class BreakerCore:
         self, config: CircuitBreakerConfig, now: float, outcome: str, slow: bool, permit: str | None
     ) -> Transition | None:
         """Count a finished call and make the transition it causes, if any."""
-        if self.state == HALF_OPEN:
+        state = self.state
+        if state == HALF_OPEN:
             # Only the trial calls this half-open period admitted may decide it; a call
             # admitted before the breaker opened, or whose permit lapsed, is not evidence.
             if permit is None or self.permits.pop(permit, None) is None or outcome == IGNORED:
@@ -154,16 +150,33 @@ class BreakerCore:
                 self.permits.clear()
                 return self._move(CLOSED, TransitionReason.HALF_OPEN_SUCCESS.value)
             return None
-        if self.state not in (CLOSED, METRICS_ONLY) or outcome == IGNORED:
+        if (state != CLOSED and state != METRICS_ONLY) or outcome == IGNORED:
             return None
-        if len(self.ring) != config.window_size:
+        ring = self.ring
+        if len(ring) != config.window_size:
             self.clear_window(config.window_size)
+            ring = self.ring
         failed = outcome == FAILURE
-        self._push(outcome_code(failed, slow))
-        self.consecutive_failures = self.consecutive_failures + 1 if failed else 0
-        if self.state != CLOSED:
+        # Push into the ring, taking the outcome that falls out off the running totals.
+        index = self.index
+        old = ring[index]
+        if old:
+            self.total -= 1
+            self.failures -= (old - 1) & 1
+            self.slow -= (old - 1) >> 1
+        ring[index] = 1 + failed + 2 * slow
+        self.total += 1
+        if failed:
+            self.failures += 1
+            self.consecutive_failures += 1
+        else:
+            self.consecutive_failures = 0
+        if slow:
+            self.slow += 1
+        self.index = index + 1 if index + 1 < len(ring) else 0
+        if state != CLOSED:
             return None
-        if self.consecutive_failures >= config.failure_threshold:
+        if failed and self.consecutive_failures >= config.failure_threshold:
             return self._open(now, config.recovery_timeout, TransitionReason.CONSECUTIVE_FAILURES.value)
         if self.total >= config.minimum_requests:
             if self.failures >= config.failure_rate_threshold * self.total:
@@ -184,18 +197,6 @@ class BreakerCore:
             self.consecutive_failures = 0
             self.open_duration = 0.0
         return self._move(target, TransitionReason.OPERATOR.value)
-
-    def _push(self, code: int) -> None:
-        old = self.ring[self.index]
-        if old:
-            self.total -= 1
-            self.failures -= (old - 1) & 1
-            self.slow -= (old - 1) >> 1
-        self.ring[self.index] = code
-        self.total += 1
-        self.failures += (code - 1) & 1
-        self.slow += (code - 1) >> 1
-        self.index = (self.index + 1) % len(self.ring)
 
     def _open(self, now: float, duration: float, reason: str) -> Transition:
         self.open_duration = duration

@@ -93,12 +93,12 @@ class LocalStore:
     def record_needs_io(self, decision: Decision, outcome: str) -> bool:
         return False
 
-    def record(self, decision: Decision, outcome: str, slow: bool, now: float) -> list[Transition]:
+    def record(self, decision: Decision, outcome: str, slow: bool, now: float) -> tuple[Transition, ...]:
         if outcome == IGNORED and decision.permit is None:
-            return []
+            return ()
         with self._lock:
             transition = self._core.record(self.config, now, outcome, slow, decision.permit)
-        return [transition] if transition else []
+        return (transition,) if transition else ()
 
     def set_state(self, target: str, now: float, version: int, *, actor: Any = None, note: str = "") -> Transition:
         with self._lock:
