@@ -17,8 +17,7 @@ from django.views.decorators.http import require_GET
 
 from config.metrics import has_monitoring_access
 from reliability.breaker.models import BreakerState
-from reliability.breaker.selectors import breaker_names
-from reliability.breaker_ops import breaker_snapshot_or_none
+from reliability.breaker_ops import breaker_live_list
 
 CONTENT_TYPE = "application/health+json"
 REJECTING_STATES = {BreakerState.OPEN, BreakerState.HALF_OPEN, BreakerState.FORCED_OPEN}
@@ -42,8 +41,7 @@ DETAIL_FIELDS = (
 def circuit_breakers_health(request: HttpRequest) -> JsonResponse:
     detailed = has_monitoring_access(request, settings.HEALTH_TOKEN)
     breakers: dict[str, dict[str, Any]] = {}
-    for name in breaker_names():
-        live = breaker_snapshot_or_none(name=name)
+    for name, live in breaker_live_list():
         if live is None:
             breakers[name] = {"state": "unknown"}
             continue

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from django.conf import settings
 from django.db import DatabaseError
 from redis.exceptions import RedisError
 
-from reliability.breaker.models import BreakerState
+from reliability.breaker.models import BreakerState, CircuitBreaker
 from reliability.breaker.persistence import ensure_row
 from reliability.breaker.selectors import BreakerSnapshot, breaker_names, breaker_snapshot
 from reliability.breaker.services import (
@@ -106,7 +107,9 @@ def breaker_action_run(*, slug: str, name: str, actor: Any, channel: str, reason
 
 def breaker_rows_ensure() -> None:
     """Give every configured breaker a row, so the admin lists breakers that never transitioned."""
-    for name in breaker_names():
+    configured = set(getattr(settings, "CIRCUIT_BREAKER_CONFIGS", {}))
+    existing = set(CircuitBreaker.objects.filter(name__in=configured).values_list("name", flat=True))
+    for name in sorted(configured - existing):
         ensure_row(name)
 
 
@@ -117,3 +120,8 @@ def breaker_snapshot_or_none(*, name: str) -> BreakerSnapshot | None:
     except (RedisError, DatabaseError) as exc:
         logger.warning("circuit_breaker_snapshot_unavailable", name=name, error=exc.__class__.__name__)
         return None
+
+
+def breaker_live_list() -> list[tuple[str, BreakerSnapshot | None]]:
+    """Every known breaker with its live snapshot, None where its store cannot be read."""
+    return [(name, breaker_snapshot_or_none(name=name)) for name in breaker_names()]

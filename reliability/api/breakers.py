@@ -20,9 +20,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reliability.api.permissions import IsStaff, staff_with
-from reliability.breaker.selectors import UnknownBreaker, breaker_list, breaker_snapshot
+from reliability.breaker.selectors import UnknownBreaker, breaker_snapshot
 from reliability.breaker.services import BreakerActionRefused, breaker_update_config
-from reliability.breaker_ops import BREAKER_ACTIONS, breaker_action_run
+from reliability.breaker_ops import BREAKER_ACTIONS, breaker_action_run, breaker_live_list
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -34,13 +34,16 @@ def _not_found(exc: UnknownBreaker) -> Response:
 
 
 class BreakerListView(APIView):
-    """Every known breaker with its live state, window figures and effective thresholds."""
+    """Every known breaker with its live state, window figures and effective thresholds.
+
+    A breaker whose store cannot be read is listed with state ``unknown``.
+    """
 
     permission_classes = [IsStaff]
 
     @extend_schema(operation_id="circuit_breakers_list", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
-        breakers = breaker_list()
+        breakers = [live or {"name": name, "state": "unknown"} for name, live in breaker_live_list()]
         return Response({"count": len(breakers), "circuit_breakers": breakers})
 
 

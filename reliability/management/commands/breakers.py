@@ -12,9 +12,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from reliability.breaker.selectors import UnknownBreaker, breaker_list
+from reliability.breaker.selectors import UnknownBreaker
 from reliability.breaker.services import BreakerActionRefused
-from reliability.breaker_ops import BREAKER_ACTIONS, breaker_action_run
+from reliability.breaker_ops import BREAKER_ACTIONS, breaker_action_run, breaker_live_list
 
 COLUMNS = ("NAME", "STATE", "FAILURE RATE", "CONSECUTIVE FAILURES", "OPEN UNTIL")
 
@@ -60,7 +60,10 @@ class Command(BaseCommand):
 
     def _list(self) -> None:
         rows = [COLUMNS]
-        for item in breaker_list():
+        for name, item in breaker_live_list():
+            if item is None:
+                rows.append((name, "unknown (store unreachable)", "-", "-", "-"))
+                continue
             until = item["open_until"]
             rows.append(
                 (

@@ -14,13 +14,18 @@ from reliability.audit import AuditRecord
 from reliability.breaker.breaker import get_circuit_breaker
 from reliability.breaker.models import BreakerState, BreakerTransition
 from reliability.breaker.services import breaker_force_open
+from tests.services import RedisServer
 
 
-def run_breakers(*args: str) -> subprocess.CompletedProcess:
+def run_breakers(*args: str, **env_overrides: str) -> subprocess.CompletedProcess:
     """``manage.py breakers ...`` as an on-call engineer runs it, against the test database."""
     db = connection.settings_dict
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        **env_overrides,
+    }
     return subprocess.run(
         [sys.executable, "manage.py", "breakers", *args],
         cwd=settings.BASE_DIR,
@@ -91,3 +96,17 @@ def test_exit_codes_of_the_real_command():
     assert get_circuit_breaker("green_api").state == BreakerState.FORCED_OPEN
     audit = AuditRecord.objects.get(action="breaker_force_open")
     assert (audit.actor_label, audit.reason, audit.actor) == (f"cli:{getpass.getuser()}", "drill", None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_list_still_answers_when_redis_is_down():
+    redis = RedisServer().start()
+    redis.stop()
+    try:
+        result = run_breakers("list", REDIS_URL=redis.url)
+    finally:
+        redis.cleanup()
+
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    assert "unknown (store unreachable)" in rows["green_api"]
