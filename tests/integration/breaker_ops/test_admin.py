@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import pytest
 from django.urls import reverse
 
@@ -289,3 +291,45 @@ def test_viewer_cannot_edit_thresholds(client, viewer):
 
     assert response.status_code == 403
     assert CircuitBreaker.objects.get(name="green_api").failure_threshold is None
+
+
+class _FormFields(HTMLParser):
+    """What a browser would submit from a page's inputs and textareas (enough for this form)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[str, str] = {}
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attributes = dict(attrs)
+        if tag == "input" and attributes.get("name") and attributes.get("type") not in ("submit", "checkbox"):
+            self.data[attributes["name"]] = attributes.get("value") or ""
+        elif tag == "textarea":
+            self._textarea = attributes["name"]
+            self.data[self._textarea] = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self.data[self._textarea] += data.strip()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea":
+            self._textarea = None
+
+
+def test_thresholds_save_from_the_rendered_form_of_a_breaker_with_history(client, superuser):
+    for _ in range(3):
+        breaker_force_open(name="deepseek", actor=superuser, channel="admin")
+    client.force_login(superuser)
+    client.get(reverse(CHANGELIST))
+    fields = _FormFields()
+    fields.feed(client.get(change_url("deepseek")).content.decode())
+    assert fields.data["transitions-INITIAL_FORMS"] == "3"
+
+    response = client.post(change_url("deepseek"), {**fields.data, "failure_rate_threshold": "0.25"})
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert get_circuit_breaker("deepseek").config.failure_rate_threshold == 0.25
+    assert BreakerTransition.objects.filter(breaker__name="deepseek").count() == 3
+    assert live_state("deepseek") == BreakerState.FORCED_OPEN
