@@ -43,10 +43,10 @@ class Worker:
 
 @pytest.fixture
 def start_worker(redis_client, tmp_path):
-    """``start_worker(name, **env)``: a ``celery -A config worker`` (solo pool), ready to consume."""
+    """``start_worker(name, pool=..., **env)``: a ``celery -A config worker`` of one process, ready to consume."""
     workers: list[Worker] = []
 
-    def start(name: str, timeout: float = 30.0, **extra_env: str) -> Worker:
+    def start(name: str, pool: str = "solo", timeout: float = 30.0, **extra_env: str) -> Worker:
         env = {
             **os.environ,
             "DATABASE_URL": test_database_url(),
@@ -58,7 +58,7 @@ def start_worker(redis_client, tmp_path):
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         log = tmp_path / f"{name}.log"
         command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",
+            sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={pool}", "--concurrency=1",
             "-n", f"{name}@%h", "-I", "tests.integration.dlq.handlers",
             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
         ]  # fmt: skip

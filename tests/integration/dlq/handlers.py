@@ -53,6 +53,15 @@ def slow_until_redelivered(self, key: str) -> str:
     return "done"
 
 
+@shared_task(base=ReliableTask, name="tests.dlq.fail_after_redelivery")
+def fail_after_redelivery(key: str) -> None:
+    """First delivery: announce the pool process and hang; the redelivery fails for good."""
+    client = _redis()
+    if client.set(f"{key}:started", os.getpid(), nx=True):
+        time.sleep(120)
+    raise PermanentError(f"{key} cannot be sent: the chat no longer exists")
+
+
 @shared_task(base=ReliableTask, bind=True, name="tests.dlq.send_with_token_in_url", max_retries=1)
 def send_with_token_in_url(self, chat_id: str, token: str) -> None:
     """Fails like a Green API client whose error text holds the instance token in the URL."""

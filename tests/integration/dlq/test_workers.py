@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from datetime import timedelta
 
@@ -62,6 +64,19 @@ def test_a_worker_killed_mid_task_means_redelivery_not_a_lost_message(start_work
     done_by = wait_for(lambda: redis_client.get("job-1:done"), timeout=30, what="the redelivered task to finish")
     assert done_by != redis_client.get("job-1:started")
     assert not DeadLetter.objects.exists()
+
+
+def test_a_pool_process_killed_mid_task_means_redelivery_and_a_final_failure_lands_in_the_dlq(
+    start_worker, redis_client
+):
+    start_worker("prefork", pool="prefork")
+    current_app.send_task("tests.dlq.fail_after_redelivery", args=["job-2"])
+    child = int(wait_for(lambda: redis_client.get("job-2:started"), timeout=20, what="the task to start"))
+    os.kill(child, signal.SIGKILL)  # the pool process, mid-task; the worker's main process lives on
+    letter = wait_for(lambda: DeadLetter.objects.first(), timeout=30, what="the redelivered task's dead letter")
+    assert letter.source == "tests.dlq.fail_after_redelivery"
+    assert letter.payload["args"] == ["job-2"]
+    assert (letter.status, letter.failure_kind) == (DeadLetterStatus.EXHAUSTED, "permanent")
 
 
 def test_a_task_failing_with_a_token_in_its_error_leaves_no_token_in_the_stored_letter(start_worker):
