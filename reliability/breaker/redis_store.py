@@ -51,74 +51,68 @@ local st = v[1]
 if not st then return {0} end
 local now = tonumber(ARGV[1])
 local outcome = ARGV[2]
-local slow = tonumber(ARGV[3])
-local permit = ARGV[4]
--- ARGV[5]: the config, packed once per config change as space-separated numbers
-local c = {}
-for item in string.gmatch(ARGV[5], '%S+') do c[#c + 1] = tonumber(item) end
-local ws = c[4]
-local recovery = c[5]
-local ou, od = tonumber(v[2]) or 0, tonumber(v[3]) or 0
-local cf, hs = tonumber(v[4]) or 0, tonumber(v[5]) or 0
-local ix, tot, fl, sl = tonumber(v[6]) or 0, tonumber(v[7]) or 0, tonumber(v[8]) or 0, tonumber(v[9]) or 0
-local cws = tonumber(v[10])
-local from, reason = '', ''
-local function open(duration, why)
-  from, reason, st = st, why, 'open'
-  od, ou, hs = duration, now + duration, 0
+local unchanged = {1, st, v[2] or '0', v[11] or '0'}
+local function opened(duration, why, fl, tot, cf)
+  local ou = now + duration
   redis.call('DEL', pk)
+  redis.call('HSET', h, 'st', 'open', 'ou', ou, 'od', duration, 'hs', 0)
+  local rate = 0
+  if tot > 0 then rate = fl / tot end
+  return {1, 'open', string.format('%.17g', ou), v[11] or '0', st, why, string.format('%.17g', rate), cf}
 end
 if st == 'half_open' then
-  if permit ~= '' and redis.call('HDEL', pk, permit) == 1 and outcome ~= 'i' then
-    if outcome == 'f' then
-      local d = math.max(od, recovery) * 2
-      local cap = c[6]
-      if d > cap then d = cap end
-      open(d, 'half_open_failure')
-    else
-      hs = hs + 1
-      if hs >= c[7] then
-        from, reason, st = st, 'half_open_success', 'closed'
-        redis.call('DEL', ring, pk)
-        ix, tot, fl, sl, cf, od, ou, hs = 0, 0, 0, 0, 0, 0, 0, 0
-      end
-    end
+  if ARGV[4] == '' or redis.call('HDEL', pk, ARGV[4]) == 0 or outcome == 'i' then return unchanged end
+  local tot, fl, cf = tonumber(v[7]) or 0, tonumber(v[8]) or 0, tonumber(v[4]) or 0
+  if outcome == 'f' then
+    local d = math.max(tonumber(v[3]) or 0, tonumber(ARGV[9])) * 2
+    local cap = tonumber(ARGV[10])
+    if d > cap then d = cap end
+    return opened(d, 'half_open_failure', fl, tot, cf)
   end
-elseif (st == 'closed' or st == 'metrics_only') and outcome ~= 'i' then
-  if cws ~= ws then
-    redis.call('DEL', ring)
-    ix, tot, fl, sl, cws = 0, 0, 0, 0, ws
+  local hs = (tonumber(v[5]) or 0) + 1
+  if hs >= tonumber(ARGV[11]) then
+    redis.call('DEL', ring, pk)
+    redis.call('HSET', h, 'st', 'closed', 'ou', 0, 'od', 0, 'cf', 0, 'hs', 0, 'ix', 0, 'tot', 0, 'fl', 0, 'sl', 0)
+    return {1, 'closed', '0', v[11] or '0', st, 'half_open_success', '0', 0}
   end
-  local failed = 0
-  if outcome == 'f' then failed = 1 end
-  local old = string.byte(redis.call('GETRANGE', ring, ix, ix)) or 0
-  if old > 0 then
-    tot = tot - 1
-    fl = fl - (old - 1) % 2
-    sl = sl - math.floor((old - 1) / 2)
-  end
-  redis.call('SETRANGE', ring, ix, string.char(1 + failed + 2 * slow))
-  tot, fl, sl = tot + 1, fl + failed, sl + slow
-  ix = (ix + 1) % ws
-  if failed == 1 then cf = cf + 1 else cf = 0 end
-  if st == 'closed' then
-    if cf >= c[1] then
-      open(recovery, 'consecutive_failures')
-    elseif tot >= c[3] then
-      if fl >= c[2] * tot then
-        open(recovery, 'failure_rate')
-      elseif c[8] == 1 and sl >= c[9] * tot then
-        open(recovery, 'slow_calls')
-      end
+  redis.call('HSET', h, 'hs', hs)
+  return unchanged
+end
+if (st ~= 'closed' and st ~= 'metrics_only') or outcome == 'i' then return unchanged end
+local ws = tonumber(ARGV[8])
+local ix, tot, fl, sl = tonumber(v[6]) or 0, tonumber(v[7]) or 0, tonumber(v[8]) or 0, tonumber(v[9]) or 0
+local cf = tonumber(v[4]) or 0
+if tonumber(v[10]) ~= ws then
+  redis.call('DEL', ring)
+  ix, tot, fl, sl = 0, 0, 0, 0
+  redis.call('HSET', h, 'ws', ws)
+end
+local failed, slow = 0, tonumber(ARGV[3])
+if outcome == 'f' then failed = 1 end
+local old = string.byte(redis.call('GETRANGE', ring, ix, ix)) or 0
+if old > 0 then
+  tot = tot - 1
+  fl = fl - (old - 1) % 2
+  sl = sl - math.floor((old - 1) / 2)
+end
+redis.call('SETRANGE', ring, ix, string.char(1 + failed + 2 * slow))
+tot, fl, sl = tot + 1, fl + failed, sl + slow
+ix = (ix + 1) % ws
+if failed == 1 then cf = cf + 1 else cf = 0 end
+redis.call('HSET', h, 'ix', ix, 'tot', tot, 'fl', fl, 'sl', sl, 'cf', cf)
+if st == 'closed' then
+  local recovery = tonumber(ARGV[9])
+  if failed == 1 and cf >= tonumber(ARGV[5]) then
+    return opened(recovery, 'consecutive_failures', fl, tot, cf)
+  elseif tot >= tonumber(ARGV[7]) then
+    if fl >= tonumber(ARGV[6]) * tot then
+      return opened(recovery, 'failure_rate', fl, tot, cf)
+    elseif ARGV[12] == '1' and sl >= tonumber(ARGV[13]) * tot then
+      return opened(recovery, 'slow_calls', fl, tot, cf)
     end
   end
 end
-redis.call('HSET', h, 'st', st, 'ou', ou, 'od', od, 'cf', cf, 'hs', hs, 'ix', ix, 'tot', tot, 'fl', fl, 'sl', sl,
-  'ws', cws or 0)
-if from == '' then return {1, st, string.format('%.17g', ou), v[11] or '0'} end
-local rate = 0
-if tot > 0 then rate = fl / tot end
-return {1, st, string.format('%.17g', ou), v[11] or '0', from, reason, string.format('%.17g', rate), cf}
+return unchanged
 """
 
 # Replies: {exists, state, open_until, config_version, allowed, permit_or_retry_after,
@@ -261,8 +255,7 @@ class RedisStore(CachedSharedStore):
     def configure(self, config: CircuitBreakerConfig) -> None:
         self.config = config
         self._fallback.configure(config)
-        slow_on = 1 if config.slow_call_threshold is not None else 0
-        self._config_arg = b" ".join(
+        self._config_args = tuple(
             repr(value).encode()
             for value in (
                 config.failure_threshold,
@@ -272,7 +265,7 @@ class RedisStore(CachedSharedStore):
                 float(config.recovery_timeout),
                 float(config.max_recovery_timeout),
                 config.success_threshold,
-                slow_on,
+                1 if config.slow_call_threshold is not None else 0,
                 float(config.slow_call_rate_threshold),
             )
         )
@@ -388,7 +381,7 @@ class RedisStore(CachedSharedStore):
             return []
         if now < self._redis_down_until:
             return self._fallback.record(decision, outcome, slow, now)
-        args = (repr(now), _OUTCOME_ARG[outcome], b"1" if slow else b"0", decision.permit or b"", self._config_arg)
+        args = (repr(now), _OUTCOME_ARG[outcome], b"1" if slow else b"0", decision.permit or b"", *self._config_args)
         try:
             reply = self._hot(_record, self._key_bytes, args, now)
         except redis.RedisError as exc:
