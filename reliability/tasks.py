@@ -78,6 +78,11 @@ class ReliableTask(Task):
         log.warning("task_dead_lettered", task_name=self.name, task_id=task_id, letter_id=letter.pk)
 
 
+def _all_held_back(stats: dict[str, int]) -> bool:
+    # Every claimed letter went back over the replay rate: the next run picks them up.
+    return stats["released"] == stats["claimed"]
+
+
 @shared_task(name="process_dead_letter_queue_batch", ignore_result=True)
 def process_dead_letter_queue_batch(batch_size: int = 20, max_batches: int = 50) -> dict[str, Any]:
     """Beat job (every 5 minutes): replay due letters with the recovery strategies.
@@ -96,7 +101,7 @@ def process_dead_letter_queue_batch(batch_size: int = 20, max_batches: int = 50)
             totals["batches"] += 1
             for key, value in stats.items():
                 totals[key] = totals.get(key, 0) + value
-            if stats["claimed"] < batch_size:
+            if stats["claimed"] < batch_size or _all_held_back(stats):
                 break
         return totals
 
@@ -121,7 +126,7 @@ def replay_dead_letter_batch(
         stats = dead_letter_replay_batch(batch_size=batch_size, message_type=message_type)
         for key, value in stats.items():
             totals[key] = totals.get(key, 0) + value
-        if stats["claimed"] == 0:
+        if stats["claimed"] == 0 or _all_held_back(stats):
             break
     return totals
 

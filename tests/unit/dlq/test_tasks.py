@@ -76,3 +76,13 @@ def test_cleanup_job_skips_while_locked_and_runs_otherwise(redis_client):
 def test_permanent_error_class_is_kept_for_operators():
     validate_chat.apply(args=["bad"])
     assert DeadLetter.objects.get().error_class == f"{PermanentError.__module__}.PermanentError"
+
+
+def test_batch_job_stops_when_the_replay_rate_holds_everything_back(settings, make_due, handlers):
+    settings.DLQ_REPLAY_RATE_PER_TYPE = 1.0
+    handlers["whatsapp_message"] = lambda payload: None
+    for _ in range(6):
+        make_due(dead_letter_add(message_type="whatsapp_message", payload={}, error=TransientError("x")))
+    totals = process_dead_letter_queue_batch(batch_size=2)
+    assert (totals["resolved"], totals["batches"]) == (1, 2)
+    assert DeadLetter.objects.filter(status=DeadLetterStatus.PENDING, attempts=0).count() == 5
