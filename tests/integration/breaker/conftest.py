@@ -52,9 +52,21 @@ class Workers:
         self.coord = coord
         self.processes: list[subprocess.Popen] = []
 
-    def start(self, mode: str, count: int, *, name: str, config: dict, redis_store: bool = True, seconds: float = 5):
-        db = connection.settings_dict
-        database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    def start(
+        self,
+        mode: str,
+        count: int,
+        *,
+        name: str,
+        config: dict,
+        redis_store: bool = True,
+        seconds: float = 5,
+        database_url: str | None = None,
+        extra_env: dict | None = None,
+    ) -> None:
+        if database_url is None:
+            db = connection.settings_dict  # the test database, not the one in DATABASE_URL
+            database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -66,6 +78,7 @@ class Workers:
             "BREAKER_CONFIG": json.dumps(config),
             "RUN_SECONDS": str(seconds),
             "LOG_LEVEL": "ERROR",
+            **(extra_env or {}),
         }
         for _ in range(count):
             self.processes.append(

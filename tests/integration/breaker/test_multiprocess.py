@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
@@ -10,6 +14,7 @@ from reliability.breaker import CircuitBreakerConfig, get_circuit_breaker
 from reliability.breaker.models import BreakerState, BreakerTransition, CircuitBreaker
 from reliability.breaker.services import breaker_force_open, breaker_reset
 from reliability.errors import TransientError
+from tests.integration.breaker.conftest import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,11 +55,16 @@ def test_half_open_admits_at_most_max_calls_across_processes(workers, redis_clie
     assert cb.state == BreakerState.HALF_OPEN
 
 
-def test_operator_force_and_reset_are_obeyed_by_every_process_within_2_seconds(workers, redis_client):
+@pytest.mark.parametrize("redis_store", [True, False], ids=["redis", "database"])
+def test_operator_force_and_reset_are_obeyed_by_every_process_within_2_seconds(
+    workers, redis_client, redis_store, settings
+):
     CircuitBreaker.objects.create(name="ops_svc")
     config = {"failure_threshold": 5, "recovery_timeout": 600.0, "max_recovery_timeout": 600.0}
-    workers.start("observe", PROCESSES, name="ops_svc", config=config, seconds=7)
+    workers.start("observe", PROCESSES, name="ops_svc", config=config, redis_store=redis_store, seconds=7)
     time.sleep(1.5)
+    if not redis_store:  # this process must use the same store as the workers
+        settings.REDIS_URL = None
     forced_at = time.time()
     breaker_force_open(name="ops_svc", actor=None, channel="cli", reason="maintenance")
     time.sleep(2.5)
@@ -69,3 +79,34 @@ def test_operator_force_and_reset_are_obeyed_by_every_process_within_2_seconds(w
         assert rejected - forced_at < 2.0, events
         assert admitted - reset_at < 2.0, events
     assert len(redis_client.keys("events:*")) == PROCESSES
+    history = BreakerTransition.objects.filter(breaker__name="ops_svc", reason="operator").order_by("id")
+    assert [(t.from_state, t.to_state) for t in history] == [("closed", "forced_open"), ("forced_open", "closed")]
+
+
+def test_database_store_on_sqlite_shares_one_breaker_across_processes(workers, redis_client, tmp_path):
+    """The embedded default: SQLite, no Redis; IMMEDIATE transactions serialise the processes."""
+    database = tmp_path / "embedded.sqlite3"
+    url = f"sqlite:///{database}"
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": "", "VAR_DIR": str(tmp_path / "var")}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
+    threshold = 8
+    config = {"failure_threshold": threshold, "recovery_timeout": 60.0, "minimum_requests": 100}
+    workers.start(
+        "hammer",
+        PROCESSES,
+        name="embedded_svc",
+        config=config,
+        redis_store=False,
+        seconds=20,
+        database_url=url,
+        extra_env={"VAR_DIR": str(tmp_path / "var")},
+    )
+    assert workers.wait() == [0] * PROCESSES
+    executed = int(redis_client.get("executed"))
+    assert threshold <= executed <= threshold + PROCESSES - 1
+    with sqlite3.connect(database) as conn:
+        rows = conn.execute(
+            "SELECT t.to_state, t.reason FROM reliability_breakertransition t "
+            "JOIN reliability_circuitbreaker b ON b.id = t.breaker_id WHERE b.name = 'embedded_svc'"
+        ).fetchall()
+    assert rows == [("open", "consecutive_failures")]

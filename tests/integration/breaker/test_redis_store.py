@@ -161,3 +161,34 @@ def test_redis_outage_falls_back_to_a_per_process_state(clock):
         assert client.hget("cb:{outage_svc}", "st") is not None
     finally:
         server.cleanup()
+
+
+def test_async_calls_share_the_redis_state(breaker_redis):
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    config = CircuitBreakerConfig(failure_threshold=2, recovery_timeout=30.0)
+    cb = CircuitBreaker("async_redis_svc", config)
+    other = CircuitBreaker("async_redis_svc", config)  # another process's view
+
+    async def ok():
+        return "ok"
+
+    async def broken():
+        raise TransientError("down")
+
+    async def scenario():
+        assert await cb.call(ok) == "ok"
+        for _ in range(2):
+            with pytest.raises(TransientError):
+                await cb.call(broken)
+        with pytest.raises(CircuitOpenError):
+            await cb.call(ok)
+        await sync_to_async(connections.close_all)()
+
+    asyncio.run(scenario())
+    with pytest.raises(CircuitOpenError):
+        other.call(lambda: "never runs")
+    assert BreakerTransition.objects.filter(breaker__name="async_redis_svc", to_state="open").count() == 1

@@ -229,3 +229,18 @@ def test_async_call_and_decorator(clock):
 
     assert asyncio.run(scenario()) == "fallback"
     assert BreakerTransition.objects.filter(breaker__name="async_svc", to_state="open").count() == 1
+
+
+def test_store_selection(settings):
+    from reliability.breaker.breaker import select_store
+    from reliability.breaker.redis_store import RedisStore
+    from reliability.breaker.stores import DatabaseStore
+
+    shared, local = CircuitBreakerConfig(), CircuitBreakerConfig(scope="local")
+    assert isinstance(select_store("green_api", shared), RedisStore)
+    assert isinstance(select_store("database", shared), RedisStore)
+    assert isinstance(select_store("green_api", local), LocalStore)
+    settings.REDIS_URL = None
+    assert isinstance(select_store("green_api", shared), DatabaseStore)
+    # The database's own breaker never keeps its state in the database it guards.
+    assert isinstance(select_store("database", shared), LocalStore)
