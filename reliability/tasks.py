@@ -29,6 +29,9 @@ from reliability.dlq.services import (
 
 log = structlog.get_logger(__name__)
 
+# When a failed task cannot be stored in the DLQ, it is sent again this much later.
+CAPTURE_RETRY_SECONDS = 60
+
 
 def _task_replayer(task_name: str):
     def replay(payload: dict[str, Any]) -> Any:
@@ -46,6 +49,8 @@ class ReliableTask(Task):
     ``dlq_message_type`` (default: the task name) picks the replay handler. Unless the
     owning app registers its own handler for that type, replay runs the task again with
     the stored arguments; the payload is ``{"task", "task_id", "args", "kwargs"}``.
+    When the letter cannot be stored (database down), the task is sent again
+    ``CAPTURE_RETRY_SECONDS`` later rather than dropped.
     """
 
     dlq_message_type: str | None = None
@@ -67,14 +72,17 @@ class ReliableTask(Task):
                 traceback_text=str(einfo.traceback) if einfo is not None else None,
             )
         except Exception as capture_error:
-            # Nothing else can keep this message now: say so as loudly as the logs allow.
+            # The database is down: keep the message in the broker instead, to run again
+            # (and, failing again, be captured) once the DLQ can take it.
             log.error(
                 "dead_letter_capture_failed",
                 task_name=self.name,
                 task_id=task_id,
                 error_class=type(capture_error).__name__,
+                requeued_in=CAPTURE_RETRY_SECONDS,
             )
-            raise
+            self.apply_async(args=args, kwargs=kwargs, countdown=CAPTURE_RETRY_SECONDS)
+            return
         log.warning("task_dead_lettered", task_name=self.name, task_id=task_id, letter_id=letter.pk)
 
 

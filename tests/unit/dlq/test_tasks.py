@@ -86,3 +86,18 @@ def test_batch_job_stops_when_the_replay_rate_holds_everything_back(settings, ma
     totals = process_dead_letter_queue_batch(batch_size=2)
     assert (totals["resolved"], totals["batches"]) == (1, 2)
     assert DeadLetter.objects.filter(status=DeadLetterStatus.PENDING, attempts=0).count() == 5
+
+
+def test_a_task_that_cannot_be_dead_lettered_is_sent_again_later(monkeypatch):
+    from django.db import OperationalError
+
+    from reliability import tasks
+
+    def database_down(**kwargs):
+        raise OperationalError("connection refused")
+
+    sent = []
+    monkeypatch.setattr(tasks, "dead_letter_add", database_down)
+    monkeypatch.setattr(validate_chat, "apply_async", lambda **kwargs: sent.append(kwargs))
+    validate_chat.apply(args=["79001234567"])
+    assert sent == [{"args": ["79001234567"], "kwargs": {}, "countdown": tasks.CAPTURE_RETRY_SECONDS}]
