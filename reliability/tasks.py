@@ -33,14 +33,15 @@ log = structlog.get_logger(__name__)
 CAPTURE_RETRY_SECONDS = 60
 
 
-def _task_replayer(task_name: str):
-    def replay(payload: dict[str, Any]) -> Any:
-        from celery import current_app
+def replay_captured_task(payload: dict[str, Any]) -> Any:
+    """Replay handler of captured tasks: run the task named in the payload, here and now.
 
-        # Run the task's body here and now: its outcome is the replay's outcome.
-        return current_app.tasks[task_name](*payload.get("args", []), **payload.get("kwargs", {}))
+    Dispatching on the payload (not on the message type) keeps tasks that share a
+    ``dlq_message_type`` apart; the task's outcome is the replay's outcome.
+    """
+    from celery import current_app
 
-    return replay
+    return current_app.tasks[payload["task"]](*payload.get("args", []), **payload.get("kwargs", {}))
 
 
 class ReliableTask(Task):
@@ -59,7 +60,7 @@ class ReliableTask(Task):
     @classmethod
     def on_bound(cls, app: Any) -> None:
         if cls.name:
-            register_handler(cls.dlq_message_type or cls.name, _task_replayer(cls.name), replace=False)
+            register_handler(cls.dlq_message_type or cls.name, replay_captured_task, replace=False)
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         try:

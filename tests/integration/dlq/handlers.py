@@ -88,3 +88,11 @@ def validate_chat(chat_id: str) -> str:
     if not chat_id.endswith("@c.us"):
         raise PermanentError(f"invalid chat id {chat_id!r}")
     return chat_id
+
+
+@shared_task(base=WhatsAppTask, name="tests.dlq.validate_phone")
+def validate_phone(phone: str) -> str:
+    """Shares ``validate_chat``'s message type; fails for good on a phone with anything but digits."""
+    if not phone.isdigit():
+        raise PermanentError(f"invalid phone {phone!r}")
+    return phone

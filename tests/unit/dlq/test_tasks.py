@@ -8,7 +8,7 @@ from reliability.dlq.models import DeadLetter, DeadLetterStatus
 from reliability.dlq.services import dead_letter_add, dead_letter_replay
 from reliability.errors import PermanentError, TransientError
 from reliability.tasks import cleanup_old_dlq_messages, process_dead_letter_queue_batch
-from tests.integration.dlq.handlers import validate_chat
+from tests.integration.dlq.handlers import validate_chat, validate_phone
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +101,14 @@ def test_a_task_that_cannot_be_dead_lettered_is_sent_again_later(monkeypatch):
     monkeypatch.setattr(validate_chat, "apply_async", lambda **kwargs: sent.append(kwargs))
     validate_chat.apply(args=["79001234567"])
     assert sent == [{"args": ["79001234567"], "kwargs": {}, "countdown": tasks.CAPTURE_RETRY_SECONDS}]
+
+
+def test_tasks_sharing_a_message_type_each_replay_their_own_body():
+    validate_chat.apply(args=["79001234567"])
+    validate_phone.apply(args=["+7 900"])
+    chat, phone = DeadLetter.objects.order_by("id")
+    assert chat.message_type == phone.message_type == "dlq_test_whatsapp"
+    DeadLetter.objects.filter(pk=chat.pk).update(payload={**chat.payload, "args": ["79001234567@c.us"]})
+    DeadLetter.objects.filter(pk=phone.pk).update(payload={**phone.payload, "args": ["7900"]})
+    assert dead_letter_replay(letter_id=chat.pk).resolved
+    assert dead_letter_replay(letter_id=phone.pk).resolved
