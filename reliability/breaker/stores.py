@@ -186,8 +186,11 @@ class DatabaseStore(CachedSharedStore):
     persists_transitions = True
 
     def _locked_row(self) -> CircuitBreaker:
-        ensure_row(self.name)
-        return CircuitBreaker.objects.select_for_update().get(name=self.name)
+        try:
+            return CircuitBreaker.objects.select_for_update().get(name=self.name)
+        except CircuitBreaker.DoesNotExist:
+            ensure_row(self.name)  # first call ever; get_or_create keeps its own savepoint
+            return CircuitBreaker.objects.select_for_update().get(name=self.name)
 
     @staticmethod
     def _core(row: CircuitBreaker) -> BreakerCore:
