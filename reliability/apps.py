@@ -7,6 +7,7 @@ class ReliabilityConfig(AppConfig):
 
     def ready(self) -> None:
         from config.metrics import register_state_collector
+        from reliability.breaker import checks  # noqa: F401 - registers the system checks
         from reliability.breaker.metrics import breaker_state_collector
         from reliability.dlq.metrics import dead_letter_state_collector
 
