@@ -216,7 +216,7 @@ def _float(value: str) -> float:
 
 
 class _Script:
-    """EVALSHA with a fallback to EVAL when Redis has forgotten the script (restart)."""
+    """EVALSHA, loading the script again when Redis has forgotten it (restart, SCRIPT FLUSH)."""
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -276,7 +276,7 @@ class RedisStore(CachedSharedStore):
     # --- the shared side, with the seeding and outage handling around it ------------
 
     def _hot(self, script: _Script, keys: tuple[Any, ...], args: tuple[Any, ...], now: float) -> list[str]:
-        """``_run`` on a connection this thread keeps for itself.
+        """Run a hot script on a connection this thread keeps for itself; seed lost keys.
 
         Taking a pooled connection and giving it back costs about as much as packing the
         command; a breaker call is one command, so each thread holds one connection.
@@ -297,7 +297,7 @@ class RedisStore(CachedSharedStore):
                 connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
                 reply = connection.read_response()
         except redis.exceptions.ResponseError:
-            raise
+            raise  # an error reply was read in full: the connection is still in step
         except BaseException:
             connection.disconnect()  # a half-read reply must not reach the next command
             raise
