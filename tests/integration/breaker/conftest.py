@@ -13,6 +13,8 @@ from django.db import connection
 from reliability.breaker.breaker import forget_circuit_breakers
 from reliability.breaker.redis_store import redis_client as breaker_redis_client
 
+# Read once: a test may switch settings.REDIS_URL off to use the database store itself.
+SUITE_REDIS_URL = settings.REDIS_URL
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
@@ -72,8 +74,8 @@ class Workers:
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "APP_ENV": "testing",
             "DATABASE_URL": database_url,
-            "REDIS_URL": settings.REDIS_URL if redis_store else "",
-            "COORD_URL": settings.REDIS_URL,
+            "REDIS_URL": SUITE_REDIS_URL if redis_store else "",
+            "COORD_URL": SUITE_REDIS_URL,
             "BREAKER": name,
             "BREAKER_CONFIG": json.dumps(config),
             "RUN_SECONDS": str(seconds),

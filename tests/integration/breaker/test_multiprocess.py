@@ -35,7 +35,10 @@ def test_opens_after_threshold_failures_in_total_across_processes(workers, redis
     assert CircuitBreaker.objects.get(name="shared_svc").state == BreakerState.OPEN
 
 
-def test_half_open_admits_at_most_max_calls_across_processes(workers, redis_client):
+@pytest.mark.parametrize("redis_store", [True, False], ids=["redis", "database"])
+def test_half_open_admits_at_most_max_calls_across_processes(workers, redis_client, redis_store, settings):
+    if not redis_store:
+        settings.REDIS_URL = None
     config = {
         "failure_threshold": 1,
         "recovery_timeout": 0.2,
@@ -47,7 +50,7 @@ def test_half_open_admits_at_most_max_calls_across_processes(workers, redis_clie
     with pytest.raises(TransientError):
         cb.call(lambda: (_ for _ in ()).throw(TransientError("down")))
     assert cb.state == BreakerState.OPEN
-    workers.start("trial", PROCESSES, name="probe_svc", config=config, seconds=2.5)
+    workers.start("trial", PROCESSES, name="probe_svc", config=config, redis_store=redis_store, seconds=2.5)
     workers.wait()
     # 4 processes x 2 threads kept asking; never more than 2 trials ran at once.
     assert int(redis_client.get("max_inflight")) == 2

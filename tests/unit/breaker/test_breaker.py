@@ -11,7 +11,7 @@ from django.db import connections
 
 from reliability.breaker.breaker import CircuitBreaker, counts_as_failure, get_circuit_breaker
 from reliability.breaker.config import CircuitBreakerConfig
-from reliability.breaker.metrics import requests_total
+from reliability.breaker.metrics import failures_total, requests_total, response_time
 from reliability.breaker.models import BreakerState, BreakerTransition
 from reliability.breaker.models import CircuitBreaker as BreakerRow
 from reliability.breaker.stores import LocalStore
@@ -181,7 +181,15 @@ def test_requests_are_counted_by_outcome(clock):
     cb.call(lambda: None)
     with pytest.raises(ValueError):
         cb.call(lambda: int("x"))
-    assert (value("success"), value("ignored")) == (1, 1)
+    for _ in range(3):
+        with pytest.raises(TransientError):
+            cb.call(fail)
+    with pytest.raises(CircuitOpenError):
+        cb.call(lambda: None)
+    assert [value(outcome) for outcome in ("success", "ignored", "failure", "rejected")] == [1, 1, 3, 1]
+    assert failures_total.labels("counted")._value.get() == 3
+    assert response_time.labels("counted")._sum.get() >= 0
+    assert sum(bucket.get() for bucket in response_time.labels("counted")._buckets) == 5
 
 
 def test_registry_returns_one_breaker_per_name(settings):
