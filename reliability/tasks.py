@@ -71,6 +71,7 @@ class ReliableTask(Task):
                 source=self.name,
                 max_retries=self.dlq_max_retries,
                 traceback_text=str(einfo.traceback) if einfo is not None else None,
+                dedupe_key=f"celery:{task_id}",
             )
         except Exception as capture_error:
             # The database is down: keep the message in the broker instead, to run again

@@ -41,6 +41,9 @@ class DeadLetter(models.Model):
     breaker_name = models.CharField(max_length=64, blank=True)
     # The first failure as it was, before replays overwrote the error fields.
     first_error = models.JSONField(default=dict)
+    # Identifies the failed unit of work (a Celery task id), so a redelivered message that
+    # fails again adds to the existing letter instead of creating a second one to replay.
+    dedupe_key = models.CharField(max_length=255, blank=True, db_default="")
 
     status = models.CharField(max_length=16, choices=DeadLetterStatus.choices, default=DeadLetterStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -59,6 +62,11 @@ class DeadLetter(models.Model):
             ("replay_deadletter", "Can replay a dead letter"),
             ("discard_deadletter", "Can discard a dead letter"),
             ("resolve_deadletter", "Can mark a dead letter resolved"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedupe_key"], condition=~Q(dedupe_key=""), name="deadletter_dedupe_key_unique"
+            ),
         ]
         indexes = [
             models.Index(

@@ -23,20 +23,20 @@ from typing import Any
 
 import structlog
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from reliability.audit import audit_record
 from reliability.dlq.claim import ClaimedLetter, claim_due_letters, resolve_claimed
-from reliability.dlq.classify import classify_failure, failure_fingerprint
+from reliability.dlq.classify import Failure, classify_failure, failure_fingerprint
 from reliability.dlq.exceptions import DeadLetterNotFound, DeadLetterStateError
 from reliability.dlq.metrics import dlq_messages_added, dlq_processing_duration, dlq_replays
 from reliability.dlq.models import DeadLetter, DeadLetterAttempt, DeadLetterStatus, FailureKind
 from reliability.dlq.ratelimit import replay_rate_limiter
 from reliability.dlq.registry import get_handler
 from reliability.dlq.selectors import SETTLED, dead_letter_get
-from reliability.dlq.strategies import recovery_plan
+from reliability.dlq.strategies import RecoveryPlan, recovery_plan
 from reliability.redaction import redact, redact_text
 
 log = structlog.get_logger(__name__)
@@ -71,11 +71,14 @@ def dead_letter_add(
     source: str = "",
     max_retries: int = 5,
     traceback_text: str | None = None,
+    dedupe_key: str = "",
 ) -> DeadLetter:
     """Store a message that failed after its retries, redacted, with its first failure kept.
 
     The failure is classified at once: a permanent one is ``exhausted`` (no replay can
     help), any other is ``pending`` with ``next_retry_at`` from its recovery strategy.
+    A ``dedupe_key`` already stored (the same task redelivered and failing again) adds
+    to that letter's history and returns it: one failed message, one letter to replay.
     """
     if not message_type:
         raise ValueError("message_type is required")
@@ -86,8 +89,73 @@ def dead_letter_add(
     trace = redact_text(traceback_text if traceback_text is not None else _traceback_text(error))[-_TRACEBACK_LIMIT:]
     message = failure.message[:_MESSAGE_LIMIT]
     plan = recovery_plan(failure=failure, attempts=0, max_retries=max_retries, now=now)
+    if dedupe_key:
+        existing = _add_to_existing(dedupe_key=dedupe_key, failure=failure, message=message)
+        if existing is not None:
+            return existing
+    try:
+        letter = _create_letter(
+            message_type=message_type,
+            payload=payload,
+            source=source,
+            failure=failure,
+            message=message,
+            trace=trace,
+            plan=plan,
+            max_retries=max_retries,
+            dedupe_key=dedupe_key,
+            now=now,
+        )
+    except IntegrityError:
+        # A concurrent capture of the same work won the insert.
+        existing = _add_to_existing(dedupe_key=dedupe_key, failure=failure, message=message)
+        if existing is None:
+            raise
+        return existing
+    dlq_messages_added.labels(message_type=message_type).inc()
+    log.warning(
+        "dead_letter_added",
+        letter_id=letter.pk,
+        message_type=message_type,
+        source=letter.source,
+        error_class=failure.error_class,
+        failure_kind=failure.kind.value,
+        status=plan.status,
+    )
+    return letter
+
+
+def _add_to_existing(*, dedupe_key: str, failure: Failure, message: str) -> DeadLetter | None:
+    letter = DeadLetter.objects.filter(dedupe_key=dedupe_key).first()
+    if letter is None:
+        return None
+    DeadLetterAttempt.objects.create(
+        letter=letter,
+        error_class=failure.error_class[:200],
+        reason=f"captured again (redelivered): {message}",
+        failure_kind=failure.kind,
+        outcome=DeadLetterAttempt.Outcome.FAILED,
+    )
+    log.warning("dead_letter_capture_repeated", letter_id=letter.pk, dedupe_key=dedupe_key)
+    return letter
+
+
+def _create_letter(
+    *,
+    message_type: str,
+    payload: Any,
+    source: str,
+    failure: Failure,
+    message: str,
+    trace: str,
+    plan: RecoveryPlan,
+    max_retries: int,
+    dedupe_key: str,
+    now: datetime,
+) -> DeadLetter:
     with transaction.atomic():
         letter = DeadLetter.objects.create(
+            dedupe_key=dedupe_key[:255],
             message_type=message_type,
             payload=_json_safe(payload),
             source=redact_text(source)[:200],
@@ -119,16 +187,6 @@ def dead_letter_add(
             failure_kind=failure.kind,
             outcome=plan.outcome,
         )
-    dlq_messages_added.labels(message_type=message_type).inc()
-    log.warning(
-        "dead_letter_added",
-        letter_id=letter.pk,
-        message_type=message_type,
-        source=letter.source,
-        error_class=failure.error_class,
-        failure_kind=failure.kind.value,
-        status=plan.status,
-    )
     return letter
 
 

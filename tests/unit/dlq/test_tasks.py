@@ -112,3 +112,23 @@ def test_tasks_sharing_a_message_type_each_replay_their_own_body():
     DeadLetter.objects.filter(pk=phone.pk).update(payload={**phone.payload, "args": ["7900"]})
     assert dead_letter_replay(letter_id=chat.pk).resolved
     assert dead_letter_replay(letter_id=phone.pk).resolved
+
+
+def test_a_redelivered_task_failing_again_adds_to_its_letter_instead_of_a_second_one():
+    # A worker killed after storing the letter but before acknowledging the message
+    # gets the same message (same task id) again; replaying two letters would do the
+    # work twice.
+    first = validate_chat.apply(args=["79001234567"], task_id="redelivered-task-1")
+    again = validate_chat.apply(args=["79001234567"], task_id="redelivered-task-1")
+    assert first.failed() and again.failed()
+    letter = DeadLetter.objects.get()
+    assert letter.dedupe_key == "celery:redelivered-task-1"
+    reasons = list(letter.history.values_list("reason", flat=True))
+    assert len(reasons) == 2
+    assert reasons[1].startswith("captured again (redelivered)")
+
+
+def test_different_task_runs_get_letters_of_their_own():
+    validate_chat.apply(args=["79001234567"])
+    validate_chat.apply(args=["79001234567"])
+    assert DeadLetter.objects.count() == 2
