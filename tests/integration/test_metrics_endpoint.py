@@ -29,3 +29,28 @@ def test_a_wrong_token_is_refused(client, metrics_token):
 def test_staff_sessions_read_metrics(client, staff_user):
     client.force_login(staff_user)
     assert client.get("/metrics").status_code == 200
+
+
+SEED_METRICS = (
+    "circuit_breaker_requests_total",
+    "circuit_breaker_failures_total",
+    "circuit_breaker_response_time",
+    "circuit_breaker_state",
+    "retry_attempts_total",
+    "retry_delay_seconds",
+    "health_check_duration_seconds",
+    "health_check_status",
+    "dlq_messages_total",
+    "dlq_messages_added_total",
+    "dlq_processing_duration_seconds",
+)
+
+
+@pytest.mark.django_db
+def test_the_seed_metric_names_are_exposed(client, metrics_token):
+    body = client.get("/metrics", headers={"Authorization": f"Bearer {metrics_token}"}).content.decode()
+    exposed = {line.split()[2] for line in body.splitlines() if line.startswith("# TYPE")}
+    # Counters are declared without their _total suffix in the TYPE line.
+    exposed |= {f"{name}_total" for name in exposed}
+    missing = [name for name in SEED_METRICS if name not in exposed]
+    assert not missing, f"missing from /metrics: {missing}"
