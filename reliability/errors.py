@@ -6,6 +6,8 @@ these, so every layer above decides with ``isinstance`` instead of parsing messa
 
 from __future__ import annotations
 
+import requests
+
 
 class ReliabilityError(Exception):
     """Base class for errors the reliability layer understands."""
@@ -35,3 +37,15 @@ class CircuitOpenError(ReliabilityError):
         super().__init__(f"circuit breaker {name!r} is open ({wait})")
         self.name = name
         self.retry_after = retry_after
+
+
+# What says "the remote side is unwell right now" before any client translated it: the
+# network errors of the standard library and of requests. Breakers count these, retries
+# retry them and the DLQ backs them off; each adds its own (database, Redis) on top.
+NETWORK_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    requests.ConnectionError,
+    requests.Timeout,
+)
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (TransientError, *NETWORK_ERRORS)

@@ -12,24 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.utils import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from reliability.errors import CircuitOpenError, PermanentError, TransientError
+from reliability.errors import TRANSIENT_ERRORS, CircuitOpenError, PermanentError
 
 # Exceptions that say the remote side is unwell. Anything not listed (a bug in our code,
 # a validation error) is re-raised but not counted: a shared breaker must not open for
 # every process because one process sent bad input or hit its own local fault.
 DEFAULT_FAILURE_EXCEPTIONS: tuple[type[BaseException], ...] = (
-    TransientError,
-    ConnectionError,
-    TimeoutError,
-    requests.ConnectionError,
-    requests.Timeout,
+    *TRANSIENT_ERRORS,
     OperationalError,
     InterfaceError,
     RedisConnectionError,

@@ -12,19 +12,15 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-import requests
 from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError
 
 from reliability.dlq.models import FailureKind
-from reliability.errors import CircuitOpenError, PermanentError, RateLimited, TransientError
+from reliability.errors import NETWORK_ERRORS, CircuitOpenError, PermanentError, RateLimited, TransientError
 from reliability.redaction import redact_text
 
 _TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
-    ConnectionError,
-    TimeoutError,
-    requests.ConnectionError,
-    requests.Timeout,
+    *NETWORK_ERRORS,
     OperationalError,
     InterfaceError,
 )

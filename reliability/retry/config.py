@@ -12,10 +12,9 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, Literal
 
-import requests
 from django.conf import settings
 
-from reliability.errors import CircuitOpenError, TransientError
+from reliability.errors import TRANSIENT_ERRORS, CircuitOpenError
 
 Strategy = Literal["exponential", "linear", "fixed", "fibonacci"]
 Jitter = Literal["full", "equal", "none"]
@@ -27,13 +26,7 @@ JITTERS: tuple[str, ...] = ("full", "equal", "none")
 
 # Failures that say "the other side is unwell for now": our own TransientError family
 # (RateLimited included) plus the connection and timeout errors of the stdlib and requests.
-DEFAULT_RETRY_ON: tuple[type[BaseException], ...] = (
-    TransientError,
-    ConnectionError,
-    TimeoutError,
-    requests.ConnectionError,
-    requests.Timeout,
-)
+DEFAULT_RETRY_ON: tuple[type[BaseException], ...] = TRANSIENT_ERRORS
 _BLANKET = (BaseException, Exception)
 
 
