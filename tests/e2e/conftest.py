@@ -49,8 +49,20 @@ class WebServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", "1", "--threads", "4", "--timeout", "30"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "1",
+                "--threads",
+                "4",
+                "--timeout",
+                "30",
+            ],
             cwd=ROOT,
             env={**os.environ, **env},
             stdout=subprocess.DEVNULL,
@@ -64,7 +76,9 @@ class WebServer:
             except requests.RequestException:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"gunicorn did not start: {self.process.stderr.read().decode()[-2000:]}")
+                    raise RuntimeError(
+                        f"gunicorn did not start: {self.process.stderr.read().decode()[-2000:]}"
+                    ) from None
                 time.sleep(0.1)
 
     def get(self, path: str, **kwargs) -> requests.Response:
