@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so its process_exception sees a view's error first: a lost store is a 503.
+    "config.unavailable.DependencyUnavailableMiddleware",
 ]
 # A breaker per public API prefix, right after the request id (reliability.middleware).
 MIDDLEWARE = add_circuit_breaker_middleware(MIDDLEWARE)

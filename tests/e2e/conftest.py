@@ -84,6 +84,9 @@ class WebServer:
     def get(self, path: str, **kwargs) -> requests.Response:
         return requests.get(f"{self.url}{path}", timeout=10, **kwargs)
 
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return requests.post(f"{self.url}{path}", timeout=10, **kwargs)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
