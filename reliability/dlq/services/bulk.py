@@ -1,0 +1,112 @@
+"""Bulk operator actions on an explicit snapshot of ids, and replaying such a selection.
+
+``BulkResult`` and ``_snapshot`` are shared with ``settle`` (discard, resolve).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from reliability.dlq.exceptions import DeadLetterNotFound, DeadLetterStateError
+from reliability.dlq.models import DeadLetter, DeadLetterStatus
+from reliability.dlq.ratelimit import replay_rate_limiter
+from reliability.dlq.services.replay import _OPERATOR_REPLAYABLE, SYSTEM, ReplayResult, dead_letter_replay
+
+
+@dataclass
+class BulkResult:
+    """The outcome of a bulk action on an explicit snapshot of ids.
+
+    ``planned`` maps each id to what was (or, in a dry run, would be) done: ``replay``,
+    ``discard``, ``resolve`` or ``skip: <status>``. ``failed`` lists the ids that were
+    skipped or whose replay did not resolve them.
+    """
+
+    action: str
+    dry_run: bool
+    letter_ids: list[int]
+    planned: dict[int, str]
+    results: list[ReplayResult] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        """How many letters the action applies to (skipped ones excluded)."""
+        return sum(1 for plan in self.planned.values() if not plan.startswith("skip"))
+
+    @property
+    def skipped(self) -> list[int]:
+        return [i for i, plan in self.planned.items() if plan.startswith("skip")]
+
+    @property
+    def failed(self) -> list[int]:
+        return self.skipped + [r.letter_id for r in self.results if self.action == "replay" and not r.resolved]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "dry_run": self.dry_run,
+            "count": self.count,
+            "letter_ids": self.letter_ids,
+            "planned": {str(i): plan for i, plan in self.planned.items()},
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "results": [{"id": r.letter_id, "outcome": r.outcome, "status": r.status} for r in self.results],
+        }
+
+
+def _snapshot(letter_ids: Iterable[int]) -> tuple[list[int], dict[int, tuple[str, str, datetime | None]]]:
+    ids = list(dict.fromkeys(int(i) for i in letter_ids))
+    if not ids:
+        raise ValueError("no dead letter ids given")
+    rows = DeadLetter.objects.filter(id__in=ids).values_list("id", "status", "message_type", "next_retry_at")
+    found = {row[0]: row[1:] for row in rows}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise DeadLetterNotFound(missing)
+    return ids, found
+
+
+def dead_letter_replay_many(
+    *,
+    letter_ids: Iterable[int],
+    actor: Any = None,
+    channel: str = SYSTEM,
+    dry_run: bool = False,
+    rate: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> BulkResult:
+    """Replay an explicit list of letters, at most ``rate`` per second per type.
+
+    Unknown ids refuse the whole action (``DeadLetterNotFound``) before anything runs;
+    letters in a state that cannot be replayed are skipped and reported.
+    """
+    ids, found = _snapshot(letter_ids)
+    now = timezone.now()
+    planned = {}
+    for i in ids:
+        status, _, next_retry_at = found[i]
+        live_claim = status == DeadLetterStatus.RETRYING and next_retry_at is not None and next_retry_at > now
+        replayable = status in _OPERATOR_REPLAYABLE or (status == DeadLetterStatus.RETRYING and not live_claim)
+        planned[i] = "replay" if replayable else f"skip: {status}"
+    result = BulkResult("replay", dry_run, ids, planned)
+    if dry_run:
+        return result
+    rate = rate if rate is not None else settings.DLQ_REPLAY_RATE_PER_TYPE
+    limiter = replay_rate_limiter()
+    for i in ids:
+        if planned[i] != "replay":
+            continue
+        while (grant := limiter.take(found[i][1], 1, rate)).granted == 0:
+            sleep(grant.wait)
+        try:
+            result.results.append(dead_letter_replay(letter_id=i, actor=actor, channel=channel))
+        except DeadLetterStateError as exc:
+            planned[i] = f"skip: {exc.status}"  # changed state since the snapshot
+    return result
