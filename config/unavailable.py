@@ -12,6 +12,7 @@ import structlog
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = structlog.get_logger(__name__)
@@ -26,7 +27,7 @@ RETRY_AFTER_SECONDS = 5
 
 
 def dependency_name(error: BaseException) -> str:
-    return "Redis" if isinstance(error, RedisConnectionError | RedisTimeoutError) else "the database"
+    return "Redis" if isinstance(error, RedisError) else "the database"
 
 
 class DependencyUnavailableMiddleware:

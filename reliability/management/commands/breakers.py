@@ -10,11 +10,12 @@ import getpass
 import os
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from reliability.breaker.selectors import UnknownBreaker
 from reliability.breaker.services import BreakerActionRefused
 from reliability.breaker_ops import BREAKER_ACTIONS, breaker_action_run, breaker_live_list
+from reliability.management.base import OperatorCommand
 
 COLUMNS = ("NAME", "STATE", "FAILURE RATE", "CONSECUTIVE FAILURES", "OPEN UNTIL")
 
@@ -27,7 +28,7 @@ def os_user() -> str:
         return f"uid{os.getuid()}"
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "List circuit breakers or change one breaker's state (audited as the OS user)."
 
     def add_arguments(self, parser: CommandParser) -> None:

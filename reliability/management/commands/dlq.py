@@ -22,7 +22,7 @@ from argparse import ArgumentParser, Namespace
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
@@ -31,6 +31,7 @@ from reliability.dlq.exceptions import DeadLetterNotFound
 from reliability.dlq.models import DeadLetterStatus
 from reliability.dlq.selectors import UNSETTLED, dead_letter_get, dead_letter_ids, dead_letter_list
 from reliability.dlq.services import BulkResult, dead_letter_discard, dead_letter_replay_many, dead_letter_resolve
+from reliability.management.base import OperatorCommand
 
 CHANNEL = "cli"
 BAD_ARGUMENTS = 2
@@ -61,7 +62,7 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "List, show, replay, discard or resolve dead letters."
 
     def add_arguments(self, parser: ArgumentParser) -> None:

@@ -1,0 +1,23 @@
+"""Base class of the on-call commands (``breakers``, ``dlq``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from redis.exceptions import RedisError
+
+from config.unavailable import UNAVAILABLE_ERRORS, dependency_name
+
+
+class OperatorCommand(BaseCommand):
+    """A lost Redis or database is one readable line and exit code 1, not a traceback."""
+
+    def execute(self, *args: Any, **options: Any) -> Any:
+        try:
+            return super().execute(*args, **options)
+        except (*UNAVAILABLE_ERRORS, RedisError) as exc:
+            raise CommandError(
+                f"{dependency_name(exc)} is unavailable ({type(exc).__name__}); try again shortly",
+                returncode=1,
+            ) from None
