@@ -16,10 +16,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from config.metrics import has_monitoring_access
+from health.checks import CONTENT_TYPE
 from reliability.breaker.models import BreakerState
 from reliability.breaker_ops import breaker_live_list
 
-CONTENT_TYPE = "application/health+json"
 REJECTING_STATES = {BreakerState.OPEN, BreakerState.HALF_OPEN, BreakerState.FORCED_OPEN}
 DETAIL_FIELDS = (
     "scope",

@@ -28,6 +28,9 @@ from reliability.redaction import redact_text
 
 logger = structlog.get_logger(__name__)
 
+# The media type of every /health/* answer (draft-inadarei-api-health-check).
+CONTENT_TYPE = "application/health+json"
+
 Status = Literal["pass", "warn", "fail"]
 _STATUS_ORDER: dict[str, int] = {"pass": 0, "warn": 1, "fail": 2}
 

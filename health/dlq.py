@@ -16,9 +16,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from config.metrics import has_monitoring_access
+from health.checks import CONTENT_TYPE
 from reliability.dlq.selectors import dead_letter_backlog_status, dead_letter_groups
 
-CONTENT_TYPE = "application/health+json"
 GROUPS_SHOWN = 10
 
 

@@ -15,9 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from config.metrics import has_monitoring_access
-from health.checks import ALL_CHECKS, CRITICAL_CHECKS, HealthChecker
-
-CONTENT_TYPE = "application/health+json"
+from health.checks import ALL_CHECKS, CONTENT_TYPE, CRITICAL_CHECKS, HealthChecker
 
 
 def _respond(body: dict, *, status: int = 200) -> JsonResponse:
