@@ -192,27 +192,8 @@ class DeadLetterAdmin(admin.ModelAdmin):
         ("Last error", {"fields": ("error_class", "error_message", "traceback_pre")}),
         ("First failure", {"fields": ("first_error_pretty",)}),
     )
-    readonly_fields = (
-        "id",
-        "message_type",
-        "status",
-        "failure_kind",
-        "source",
-        "fingerprint_link",
-        "breaker_name",
-        "attempts_display",
-        "next_retry_at",
-        "created_at",
-        "updated_at",
-        "settled_at",
-        "settled_by",
-        "settled_reason",
-        "payload_pretty",
-        "error_class",
-        "error_message",
-        "traceback_pre",
-        "first_error_pretty",
-    )
+    # Everything shown is read-only: operators act through the actions.
+    readonly_fields = tuple(field for _, options in fieldsets for field in options["fields"])
 
     # --- Permissions: look through the admin, act through the actions only ---------------
 
