@@ -52,3 +52,20 @@ def operator_factory(django_user_model):
         return user
 
     return make
+
+
+@pytest.fixture
+def handlers():
+    """Register dead letter handlers for one test only: ``handlers["type"] = fn``."""
+    from reliability.dlq import registry
+
+    registered: list[str] = []
+
+    class Registrar:
+        def __setitem__(self, message_type, fn):
+            registry.register_handler(message_type, fn)
+            registered.append(message_type)
+
+    yield Registrar()
+    for message_type in registered:
+        registry.unregister_handler(message_type)

@@ -12,26 +12,16 @@ from django.db import connection
 
 from reliability.breaker.breaker import forget_circuit_breakers
 from reliability.breaker.redis_store import redis_client as breaker_redis_client
+from tests.clock import FakeClock
 
 # Read once: a test may switch settings.REDIS_URL off to use the database store itself.
 SUITE_REDIS_URL = settings.REDIS_URL
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
-class FakeClock:
-    def __init__(self, now: float | None = None) -> None:
-        self.now = time.time() if now is None else now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock():
-    return FakeClock()
+    return FakeClock(time.time())
 
 
 @pytest.fixture(autouse=True)

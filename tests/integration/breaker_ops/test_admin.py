@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from reliability.audit import AuditRecord
 from reliability.breaker.breaker import get_circuit_breaker
+from reliability.breaker.config import OVERRIDE_FIELDS
 from reliability.breaker.models import BreakerState, BreakerTransition, CircuitBreaker, TransitionReason
 from reliability.breaker.services import breaker_force_open
 
@@ -209,22 +210,7 @@ def test_confirmation_for_an_unknown_breaker_is_404(client, operator):
 
 
 def _config_form(**overrides):
-    data = {
-        name: ""
-        for name in (
-            "failure_threshold",
-            "failure_rate_threshold",
-            "minimum_requests",
-            "window_size",
-            "recovery_timeout",
-            "success_threshold",
-            "half_open_max_calls",
-            "timeout",
-            "slow_call_threshold",
-            "slow_call_rate_threshold",
-            "max_recovery_timeout",
-        )
-    }
+    data = {name: "" for name in OVERRIDE_FIELDS}
     data.update(
         {
             "change_reason": "",

@@ -87,20 +87,3 @@ def wait_for(condition, *, timeout: float, what: str, interval: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
-
-
-@pytest.fixture
-def handlers():
-    """Register handlers for one test only: ``handlers["type"] = fn``."""
-    from reliability.dlq import registry
-
-    registered: list[str] = []
-
-    class Registrar:
-        def __setitem__(self, message_type, fn):
-            registry.register_handler(message_type, fn)
-            registered.append(message_type)
-
-    yield Registrar()
-    for message_type in registered:
-        registry.unregister_handler(message_type)

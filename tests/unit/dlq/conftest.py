@@ -7,23 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from reliability.dlq import registry
 from reliability.dlq.models import DeadLetter
-
-
-@pytest.fixture
-def handlers():
-    """Register handlers for one test only: ``handlers["type"] = fn``."""
-    registered: list[str] = []
-
-    class Registrar:
-        def __setitem__(self, message_type, fn):
-            registry.register_handler(message_type, fn)
-            registered.append(message_type)
-
-    yield Registrar()
-    for message_type in registered:
-        registry.unregister_handler(message_type)
 
 
 @pytest.fixture

@@ -6,19 +6,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from reliability.dlq.ratelimit import LocalTokenBucket, RedisTokenBucket
+from tests.clock import FakeClock
 from tests.services import free_port
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_local_bucket_grants_one_second_of_burst_then_refills_at_the_rate():
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     bucket = LocalTokenBucket(clock)
     grant = bucket.take("whatsapp_message", 15, 10.0)
     assert grant.granted == 10
@@ -29,7 +22,7 @@ def test_local_bucket_grants_one_second_of_burst_then_refills_at_the_rate():
 
 
 def test_local_buckets_are_per_message_type():
-    bucket = LocalTokenBucket(FakeClock())
+    bucket = LocalTokenBucket(FakeClock(1000.0))
     assert bucket.take("a", 5, 5.0).granted == 5
     assert bucket.take("b", 5, 5.0).granted == 5
     assert bucket.take("a", 1, 5.0).granted == 0

@@ -1,4 +1,4 @@
-"""A fake clock whose sleep only moves time, and a scripted flaky function."""
+"""The fake clock as a fixture, and a scripted flaky function."""
 
 from __future__ import annotations
 
@@ -9,24 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from reliability.retry import RetryBudget, RetryConfig, RetryHandler
-
-
-class FakeClock:
-    """Monotonic and wall clock in one; ``sleep`` records the wait and moves time on."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(float(seconds))
-        self.now += float(seconds)
-
-    async def async_sleep(self, seconds: float) -> None:
-        self.sleep(seconds)
+from tests.clock import FakeClock
 
 
 class Flaky:
@@ -49,7 +32,7 @@ class Flaky:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1_700_000_000.0)
 
 
 @pytest.fixture
