@@ -36,6 +36,7 @@ def configure_logging(*, json_output: bool, level: str) -> None:
                     "processors": [
                         structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                         structlog.processors.format_exc_info,
+                        # Again after format_exc_info: a traceback's text exists only from here on.
                         redact_log_event,
                         renderer,
                     ],
