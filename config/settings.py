@@ -235,6 +235,25 @@ RETRY_BUDGET_STORE = env_choice("RETRY_BUDGET_STORE", "local", ("local", "redis"
 if RETRY_BUDGET_STORE == "redis" and not REDIS_URL:
     raise ImproperlyConfigured("RETRY_BUDGET_STORE=redis needs REDIS_URL")
 
+# --- Messaging: Green API and DeepSeek (DESIGN 8) -------------------------------------
+
+# Outside production, with nothing set, these point at the local stand-ins of `sandbox/`
+# that `make run` starts; production has no defaults (system check messaging.E001).
+_SANDBOX = not IS_PRODUCTION
+GREEN_API_URL = env_str("GREEN_API_URL", "http://127.0.0.1:8100" if _SANDBOX else None)
+GREEN_API_ID_INSTANCE = env_str("GREEN_API_ID_INSTANCE", "1101000001" if _SANDBOX else None)
+GREEN_API_TOKEN = env_str("GREEN_API_TOKEN", "sandbox-instance-token-0001" if _SANDBOX else None)
+# The bearer token Green API sends with every webhook (webhookUrlToken in its settings).
+GREEN_API_WEBHOOK_TOKEN = env_str("GREEN_API_WEBHOOK_TOKEN", "sandbox-webhook-token-0001" if _SANDBOX else None)
+GREEN_API_CONNECT_TIMEOUT = env_float("GREEN_API_CONNECT_TIMEOUT", 3.05, minimum=0.1)
+GREEN_API_READ_TIMEOUT = env_float("GREEN_API_READ_TIMEOUT", 15.0 if IS_PRODUCTION else 5.0, minimum=0.1)
+DEEPSEEK_BASE_URL = env_str("DEEPSEEK_BASE_URL", "http://127.0.0.1:8200" if _SANDBOX else "https://api.deepseek.com")
+DEEPSEEK_API_KEY = env_str("DEEPSEEK_API_KEY", "sk-sandbox-0000000000000000000000" if _SANDBOX else None)
+DEEPSEEK_MODEL = env_str("DEEPSEEK_MODEL", "deepseek-v4-flash")
+DEEPSEEK_CONNECT_TIMEOUT = env_float("DEEPSEEK_CONNECT_TIMEOUT", 3.05, minimum=0.1)
+# DeepSeek may hold a request for minutes under load; ours gives up far sooner.
+DEEPSEEK_READ_TIMEOUT = env_float("DEEPSEEK_READ_TIMEOUT", 20.0 if IS_PRODUCTION else 8.0, minimum=0.1)
+
 # --- Health --------------------------------------------------------------------------
 
 HEALTH_CHECK_TIMEOUT = env_float("HEALTH_CHECK_TIMEOUT", 2.0, minimum=0.1)
