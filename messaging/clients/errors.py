@@ -44,7 +44,7 @@ class GreenApiRejected(PermanentError):
         self.status = status
         self.description = _safe(description)
         self.call = call
-        super().__init__(f"Green API {call or 'call'} rejected with HTTP {status}: {self.description}")
+        super().__init__(f"{call or 'Green API'} rejected with HTTP {status}: {self.description}")
 
 
 class GreenApiQuotaExceeded(GreenApiRejected):
