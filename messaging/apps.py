@@ -6,4 +6,7 @@ class MessagingConfig(AppConfig):
     verbose_name = "Messaging"
 
     def ready(self) -> None:
-        from messaging import metrics  # noqa: F401 - declared before first use, for dashboards
+        from messaging import (
+            checks,  # noqa: F401 - registers the system checks
+            metrics,  # noqa: F401 - declared before first use, for dashboards
+        )
