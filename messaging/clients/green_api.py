@@ -164,7 +164,11 @@ class GreenApiClient(ServiceClient):
 
     def receive_notification(self, *, receive_timeout: int = 5) -> dict[str, Any] | None:
         """The oldest queued notification, ``{"receiptId": int, "body": {...}}``, or None when
-        none arrived within ``receive_timeout`` seconds (5-60; the read waits that much longer)."""
+        none arrived within ``receive_timeout`` seconds (5-60; the read waits that much longer).
+
+        An empty poll lasts ``receive_timeout``: keep it below the ``green_api`` breaker's
+        ``timeout`` (10 s in development, 30 s in production), or idle polls count as slow
+        failures and open the breaker."""
         low, high = RECEIVE_TIMEOUT_RANGE
         if (
             isinstance(receive_timeout, bool)

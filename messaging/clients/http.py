@@ -29,7 +29,7 @@ import structlog
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from messaging.clients.errors import InvalidResponse, SendOutcomeUnknown, UpstreamUnavailable
+from messaging.clients.errors import InvalidRequest, InvalidResponse, SendOutcomeUnknown, UpstreamUnavailable
 from reliability.breaker import get_circuit_breaker
 from reliability.errors import RateLimited, ReliabilityError, TransientError
 from reliability.redaction import MASK
@@ -109,6 +109,16 @@ class Reply:
         return parse_retry_after(value, now=time.time()) if value else None
 
 
+# Raised by requests before anything is sent: our own URL, headers or body are wrong.
+_UNSENDABLE = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidJSONError,
+)
+
+
 class _TooSlow(Exception):
     pass
 
@@ -181,6 +191,8 @@ def exchange(
             stream=True,
             allow_redirects=False,
         )
+    except _UNSENDABLE as exc:
+        failure = InvalidRequest("request", f"{call}: {type(exc).__name__}, nothing was sent")
     except requests.RequestException as exc:
         failure = UpstreamUnavailable(
             f"{call}: {describe_network_failure(exc, secrets)}", request_sent=not request_never_left(exc)

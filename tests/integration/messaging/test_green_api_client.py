@@ -416,3 +416,12 @@ def test_missing_settings_are_a_clear_configuration_error(settings):
     settings.GREEN_API_TOKEN = None
     with pytest.raises(ImproperlyConfigured, match="GREEN_API_TOKEN is not set"):
         get_green_api_client()
+
+
+def test_a_client_whose_url_cannot_be_requested_refuses_without_an_unknown_outcome(green_api):
+    client = GreenApiClient(
+        api_url="no-scheme.example", id_instance="1", token=GREEN_API_TOKEN, connect_timeout=0.5, read_timeout=0.5
+    )
+    with client, pytest.raises(InvalidRequest, match="nothing was sent"):
+        client.send_message("79001234567", "hi")
+    assert get_circuit_breaker("green_api").snapshot().consecutive_failures == 0
