@@ -332,16 +332,15 @@ class ServiceClient:
         *,
         call: str,
         judge: Callable[[Reply], T],
-        retry: bool = True,
         ambiguous_once_sent: bool = False,
         timeout: tuple[float, float] | None = None,
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
         params: Mapping[str, Any] | None = None,
     ) -> T:
-        """One logical call: attempts through the breaker, retried while ``retry`` and the
-        error is transient. With ``ambiguous_once_sent`` a failure after the request may
-        have been read (network trouble once sent, 504, an unreadable 2xx) becomes
+        """One logical call: attempts through the breaker, retried while the error is
+        transient. With ``ambiguous_once_sent`` a failure after the request may have been
+        read (network trouble once sent, 504, an unreadable 2xx) becomes
         ``SendOutcomeUnknown``, which nothing retries."""
 
         def once() -> T:
@@ -369,7 +368,7 @@ class ServiceClient:
             raise unknown
 
         try:
-            return self._retry.execute(attempt) if retry else attempt()
+            return self._retry.execute(attempt)
         except ReliabilityError as exc:
             log = logger.warning if isinstance(exc, SendOutcomeUnknown | TransientError) else logger.info
             log(f"{self.service}_call_failed", call=call, error_class=type(exc).__name__, error=str(exc))
