@@ -255,9 +255,14 @@ class CircuitBreaker:
     def _finish(self, decision: Decision, outcome: str, started: float, ended: float) -> tuple[str, bool]:
         duration = ended - started
         config = self.config
-        if outcome == SUCCESS and duration > config.timeout:
-            outcome = FAILURE
-        slow = config.slow_call_threshold is not None and duration > config.slow_call_threshold
+        # Past ``timeout`` a call is a failure, and only that: "slow" is past the slow
+        # threshold but within ``timeout`` (DESIGN 4), so it is not counted twice.
+        if duration > config.timeout:
+            slow = False
+            if outcome == SUCCESS:
+                outcome = FAILURE
+        else:
+            slow = config.slow_call_threshold is not None and duration > config.slow_call_threshold
         self._outcome_counters[outcome].inc()
         if outcome == FAILURE:
             self._failure_counter.inc()
