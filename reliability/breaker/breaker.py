@@ -138,7 +138,8 @@ class CircuitBreaker:
             row = load_row(self.name)
             operator = latest_operator_transition(row) if row is not None and self.store.kind == "local" else None
         except (DatabaseError, SynchronousOnlyOperation) as exc:
-            # Keep the current config; the next synchronous call tries again.
+            # Keep the current config; the next synchronous call tries again, and after
+            # that _check() once per VERSION_POLL_INTERVAL.
             logger.warning("circuit_breaker_config_unavailable", name=self.name, error=exc.__class__.__name__)
             self._needs_reload = True
             self._next_check = -math.inf
@@ -233,15 +234,20 @@ class CircuitBreaker:
         return self._call_sync(fn, args, kwargs, fallback)
 
     def _check(self, now: float) -> None:
-        """Reload when a reload failed earlier; a per-process breaker also polls for operator changes."""
+        """Retry a failed reload; a per-process breaker also polls for operator changes.
+
+        Both happen at most once per ``VERSION_POLL_INTERVAL``: while the database is
+        down, a call must not wait for a connection attempt every time.
+        """
         if self._needs_reload:
             self.reload()
-        if self.store.kind == "local":
-            self._next_check = now + VERSION_POLL_INTERVAL
+        elif self.store.kind == "local":
             version = published_version(self.name)
             if version is not None and version > self.config_version:
                 self.reload()
-        elif not self._needs_reload:
+        if self._needs_reload or self.store.kind == "local":
+            self._next_check = now + VERSION_POLL_INTERVAL
+        else:
             self._next_check = math.inf
 
     def _acquire(self, now: float) -> Decision:
@@ -329,7 +335,7 @@ class CircuitBreaker:
         transitions = store.record(decision, SUCCESS, threshold is not None and duration > threshold, ended)
         if transitions:
             self._after(list(transitions))
-        if store.remote_version > self.config_version:
+        if store.remote_version > self.config_version and not self._needs_reload:
             self.reload()
         return result
 
@@ -338,8 +344,8 @@ class CircuitBreaker:
         transitions = store.record(decision, outcome, slow, now)
         if transitions:
             self._after(list(transitions))
-        if store.remote_version > self.config_version:
-            self.reload()
+        if store.remote_version > self.config_version and not self._needs_reload:
+            self.reload()  # a pending retry (``_check``) reads the new version too
 
     async def _call_async(
         self, fn: Callable[..., Any], args: tuple, kwargs: dict, fallback: Callable[..., Any] | None

@@ -192,3 +192,50 @@ def test_async_calls_share_the_redis_state(breaker_redis):
     with pytest.raises(CircuitOpenError):
         other.call(lambda: "never runs")
     assert BreakerTransition.objects.filter(breaker__name="async_redis_svc", to_state="open").count() == 1
+
+
+class CountingListener:
+    """A TCP port that accepts and hangs up at once: a database that cannot be used, whose
+    connection attempts can be counted."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.accepted = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.1)
+        self.port = self._server.getsockname()[1]
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                connection, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            self.accepted += 1
+            connection.close()
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._thread.join(5)
+        self._server.close()
+
+
+def test_an_unreachable_database_is_retried_once_a_second_not_on_every_call(workers, redis_client):
+    listener = CountingListener()
+    try:
+        url = f"postgres://app@127.0.0.1:{listener.port}/app?sslmode=disable&gssencmode=disable"
+        seconds = 2.5
+        workers.start("calls", 1, name="no_db_svc", config={}, seconds=seconds, database_url=url)
+        assert workers.wait() == [0]
+    finally:
+        listener.close()
+    calls = int(redis_client.get("succeeded"))
+    assert calls >= 50  # every call was served from Redis meanwhile
+    # Start-up, the first call and seeding the Redis keys each try once; after that one
+    # attempt per second of the run (never one per call).
+    assert 4 <= listener.accepted <= 3 + seconds + 2, (listener.accepted, calls)
