@@ -36,13 +36,24 @@ FAILURE = "failure"
 IGNORED = "ignored"  # raised something that does not say the remote side is unwell
 
 
-# Permit tokens must be unique across processes and hosts (they meet in Redis).
-_TOKEN_PREFIX = f"{uuid.uuid4().hex[:8]}-{os.getpid()}-"
-_token_counter = itertools.count()
+def _start_tokens() -> None:
+    """A fresh prefix and counter: at import, and in every forked child.
+
+    Permit tokens must be unique across processes and hosts (they meet in Redis and in
+    the row). This module is imported before Celery's prefork pool or ``gunicorn
+    --preload`` forks, so without the reset the children would mint the same tokens.
+    """
+    global _token_prefix, _token_counter
+    _token_prefix = f"{uuid.uuid4().hex[:12]}-{os.getpid()}-"
+    _token_counter = itertools.count()
+
+
+_start_tokens()
+os.register_at_fork(after_in_child=_start_tokens)
 
 
 def new_token() -> str:
-    return f"{_TOKEN_PREFIX}{next(_token_counter)}"
+    return f"{_token_prefix}{next(_token_counter)}"
 
 
 @dataclass(frozen=True)

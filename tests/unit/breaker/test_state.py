@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from reliability.breaker.config import CircuitBreakerConfig
@@ -16,6 +18,7 @@ from reliability.breaker.state import (
     OPEN,
     SUCCESS,
     BreakerCore,
+    new_token,
 )
 
 CONFIG = CircuitBreakerConfig(
@@ -263,3 +266,24 @@ def test_round_trip_through_stored_data():
         data=core.to_data(),
     )
     assert copy == core
+
+
+def test_forked_children_mint_tokens_unlike_the_parent_and_each_other():
+    minted_before_fork = [new_token() for _ in range(3)]
+    children = []
+    for _ in range(3):
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report two tokens, leave at once
+            os.close(read_end)
+            os.write(write_end, f"{new_token()} {new_token()}".encode())
+            os._exit(0)
+        os.close(write_end)
+        children.append((pid, read_end))
+    tokens = list(minted_before_fork)
+    for pid, read_end in children:
+        with os.fdopen(read_end) as pipe:
+            tokens += pipe.read().split()
+        assert os.waitpid(pid, 0)[1] == 0
+    tokens.append(new_token())  # the parent goes on after the forks
+    assert len(tokens) == len(set(tokens)) == 10
