@@ -34,6 +34,7 @@ from reliability.breaker.state import (
     HALF_OPEN,
     OPEN,
     Decision,
+    Permit,
     Transition,
     new_token,
 )
@@ -44,10 +45,12 @@ logger = structlog.get_logger(__name__)
 # Replies with one space-separated string (one bulk string parses much faster than an
 # array): "state open_until config_version[ from_state reason failure_rate
 # consecutive_failures]", the last four only with a transition; "" means the keys are
-# gone and the caller must seed them.
+# gone and the caller must seed them. ARGV: now, outcome (s/f/i), slow (1/0), permit
+# token and half-open period ("" when the call held none), then the thresholds in the
+# order of RedisStore.configure.
 RECORD_SCRIPT = """
 local h, ring, pk = KEYS[1], KEYS[2], KEYS[3]
-local v = redis.call('HMGET', h, 'st', 'ou', 'od', 'cf', 'hs', 'ix', 'tot', 'fl', 'sl', 'ws', 'cv')
+local v = redis.call('HMGET', h, 'st', 'ou', 'od', 'cf', 'hs', 'ix', 'tot', 'fl', 'sl', 'ws', 'cv', 'hp')
 local st = v[1]
 if not st then return '' end
 local now = tonumber(ARGV[1])
@@ -63,16 +66,19 @@ local function opened(duration, why, fl, tot, cf)
   return table.concat({'open', string.format(fmt, ou), v[11] or '0', st, why, string.format(fmt, rate), cf}, ' ')
 end
 if st == 'half_open' then
-  if ARGV[4] == '' or redis.call('HDEL', pk, ARGV[4]) == 0 or outcome == 'i' then return unchanged end
+  if ARGV[4] == '' or ARGV[5] ~= (v[12] or '0') then return unchanged end
+  local held = redis.call('HDEL', pk, ARGV[4])
+  if outcome == 'i' then return unchanged end
   local tot, fl, cf = tonumber(v[7]) or 0, tonumber(v[8]) or 0, tonumber(v[4]) or 0
   if outcome == 'f' then
-    local d = math.max(tonumber(v[3]) or 0, tonumber(ARGV[9])) * 2
-    local cap = tonumber(ARGV[10])
+    local d = math.max(tonumber(v[3]) or 0, tonumber(ARGV[10])) * 2
+    local cap = tonumber(ARGV[11])
     if d > cap then d = cap end
     return opened(d, 'half_open_failure', fl, tot, cf)
   end
+  if held == 0 then return unchanged end
   local hs = (tonumber(v[5]) or 0) + 1
-  if hs >= tonumber(ARGV[11]) then
+  if hs >= tonumber(ARGV[12]) then
     redis.call('DEL', ring, pk)
     redis.call('HSET', h, 'st', 'closed', 'ou', 0, 'od', 0, 'cf', 0, 'hs', 0, 'ix', 0, 'tot', 0, 'fl', 0, 'sl', 0)
     return table.concat({'closed', '0', v[11] or '0', st, 'half_open_success', '0', '0'}, ' ')
@@ -81,7 +87,7 @@ if st == 'half_open' then
   return unchanged
 end
 if (st ~= 'closed' and st ~= 'metrics_only') or outcome == 'i' then return unchanged end
-local ws = tonumber(ARGV[8])
+local ws = tonumber(ARGV[9])
 local ix, tot, fl, sl = tonumber(v[6]) or 0, tonumber(v[7]) or 0, tonumber(v[8]) or 0, tonumber(v[9]) or 0
 local cf = tonumber(v[4]) or 0
 if tonumber(v[10]) ~= ws then
@@ -103,13 +109,13 @@ ix = (ix + 1) % ws
 if failed == 1 then cf = cf + 1 else cf = 0 end
 redis.call('HSET', h, 'ix', ix, 'tot', tot, 'fl', fl, 'sl', sl, 'cf', cf)
 if st == 'closed' then
-  local recovery = tonumber(ARGV[9])
-  if failed == 1 and cf >= tonumber(ARGV[5]) then
+  local recovery = tonumber(ARGV[10])
+  if failed == 1 and cf >= tonumber(ARGV[6]) then
     return opened(recovery, 'consecutive_failures', fl, tot, cf)
-  elseif tot >= tonumber(ARGV[7]) then
-    if fl >= tonumber(ARGV[6]) * tot then
+  elseif tot >= tonumber(ARGV[8]) then
+    if fl >= tonumber(ARGV[7]) * tot then
       return opened(recovery, 'failure_rate', fl, tot, cf)
-    elseif ARGV[12] == '1' and sl >= tonumber(ARGV[13]) * tot then
+    elseif ARGV[13] == '1' and sl >= tonumber(ARGV[14]) * tot then
       return opened(recovery, 'slow_calls', fl, tot, cf)
     end
   end
@@ -118,15 +124,17 @@ return unchanged
 """
 
 # Replies "state open_until config_version allowed permit_or_retry_after from_state reason
-# failure_rate consecutive_failures" (empty fields stay empty), or "" when the keys are gone.
+# failure_rate consecutive_failures half_open_period" (empty fields stay empty), or "" when
+# the keys are gone.
 ACQUIRE_SCRIPT = """
 local h, pk = KEYS[1], KEYS[2]
-local v = redis.call('HMGET', h, 'st', 'ou', 'cv', 'fl', 'tot', 'cf')
+local v = redis.call('HMGET', h, 'st', 'ou', 'cv', 'fl', 'tot', 'cf', 'hp')
 local st = v[1]
 if not st then return '' end
 local now = tonumber(ARGV[1])
 local ou = tonumber(v[2]) or 0
 local cv = v[3] or '0'
+local hp = v[7] or '0'
 local tot = tonumber(v[5]) or 0
 local rate = 0
 if tot > 0 then rate = (tonumber(v[4]) or 0) / tot end
@@ -134,12 +142,13 @@ local from, reason = '', ''
 if st == 'open' and now >= ou then
   from, reason, st = 'open', 'recovery_timeout', 'half_open'
   redis.call('DEL', pk)
+  hp = tostring(redis.call('HINCRBY', h, 'hp', 1))
   redis.call('HSET', h, 'st', st, 'hs', 0)
 end
 local function reply(allowed, extra)
   local fmt = '%.17g'
   return table.concat({st, string.format(fmt, ou), cv, allowed, extra, from, reason, string.format(fmt, rate),
-    v[6] or '0'}, ' ')
+    v[6] or '0', hp}, ' ')
 end
 if st == 'half_open' then
   local held = redis.call('HGETALL', pk)
@@ -363,13 +372,14 @@ class RedisStore(CachedSharedStore):
         except redis.RedisError as exc:
             self._redis_failed(exc, now)
             return self._fallback.acquire(now)
-        state, open_until, version, allowed, extra, from_state, reason, rate, failures = reply
+        state, open_until, version, allowed, extra, from_state, reason, rate, failures, period = reply
         self.remember(state, _float(open_until), int(version), now)
         transitions: tuple[Transition, ...] = ()
         if from_state:
             transitions = (Transition(from_state, state, reason, float(rate), int(failures), None),)
         if allowed == "1":
-            return Decision(True, state, permit=extra or None, transitions=transitions)
+            permit = Permit(extra, int(period)) if extra else None
+            return Decision(True, state, permit=permit, transitions=transitions)
         return Decision(False, state, retry_after=float(extra) if extra else None, transitions=transitions)
 
     def record(self, decision: Decision, outcome: str, slow: bool, now: float) -> list[Transition]:
@@ -377,7 +387,9 @@ class RedisStore(CachedSharedStore):
             return []
         if now < self._redis_down_until:
             return self._fallback.record(decision, outcome, slow, now)
-        args = (repr(now), _OUTCOME_ARG[outcome], b"1" if slow else b"0", decision.permit or b"", *self._config_args)
+        permit = decision.permit
+        trial = (permit.token, str(permit.period)) if permit is not None else (b"", b"")
+        args = (repr(now), _OUTCOME_ARG[outcome], b"1" if slow else b"0", *trial, *self._config_args)
         try:
             reply = self._hot(_record, self._key_bytes, args, now)
         except redis.RedisError as exc:

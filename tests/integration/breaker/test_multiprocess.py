@@ -59,6 +59,46 @@ def test_half_open_admits_at_most_max_calls_across_processes(workers, redis_clie
 
 
 @pytest.mark.parametrize("redis_store", [True, False], ids=["redis", "database"])
+def test_trials_that_outlive_their_permit_reopen_the_breaker_across_processes(
+    workers, redis_client, redis_store, settings
+):
+    """Trials take 0.3 s, longer than the 0.1 s timeout: each is a failure, even though its
+    permit lapsed meanwhile and another process took the slot."""
+    if not redis_store:
+        settings.REDIS_URL = None
+    config = {
+        "failure_threshold": 1,
+        "recovery_timeout": 0.5,
+        "half_open_max_calls": 1,
+        "success_threshold": 1,
+        "timeout": 0.1,
+        "max_recovery_timeout": 60.0,
+    }
+    cb = get_circuit_breaker("slow_probe_svc", CircuitBreakerConfig(**config))
+    with pytest.raises(TransientError):
+        cb.call(lambda: (_ for _ in ()).throw(TransientError("down")))
+    workers.start(
+        "slow_trial",
+        PROCESSES,
+        name="slow_probe_svc",
+        config=config,
+        redis_store=redis_store,
+        seconds=3,
+        extra_env={"TRIAL_SECONDS": "0.3"},
+    )
+    workers.wait()
+    history = BreakerTransition.objects.filter(breaker__name="slow_probe_svc").order_by("id")
+    moves = [(t.from_state, t.to_state, t.reason) for t in history]
+    # The first trial of each half-open period reopens it when it ends, 0.3 s in; the
+    # open time doubles (1 s, then 2 s), so the 3 s hold two periods of a few trials each.
+    # A breaker that dropped the lapsed trials' failures stayed half-open and ran one
+    # trial per lapsed permit, about 30.
+    assert moves.count(("half_open", "open", "half_open_failure")) >= 2, moves
+    assert all(to_state != "closed" for _, to_state, _ in moves), moves
+    assert int(redis_client.get("executed")) <= 15
+
+
+@pytest.mark.parametrize("redis_store", [True, False], ids=["redis", "database"])
 def test_operator_force_and_reset_are_obeyed_by_every_process_within_2_seconds(
     workers, redis_client, redis_store, settings
 ):

@@ -39,10 +39,10 @@ def main(mode: str) -> int:
         time.sleep(0.002)
         raise TransientError("remote is down")
 
-    def trial() -> None:
+    def trial(seconds: float = 0.2) -> None:
         track_max(keys=["inflight", "max_inflight"])
         coord.incr("executed")
-        time.sleep(0.2)
+        time.sleep(seconds)
         coord.decr("inflight")
 
     coord.incr("ready")
@@ -62,12 +62,15 @@ def main(mode: str) -> int:
                 return 0
         return 1
 
-    if mode == "trial":
-        # Several threads per process ask for half-open permits at once.
+    if mode in ("trial", "slow_trial"):
+        # Several threads per process ask for half-open permits at once; a slow trial
+        # takes TRIAL_SECONDS, longer than the breaker's timeout.
+        seconds = float(os.environ.get("TRIAL_SECONDS", "0.2"))
+
         def loop() -> None:
             while time.monotonic() < deadline:
                 try:
-                    cb.call(trial)
+                    cb.call(trial, seconds)
                 except CircuitOpenError:
                     time.sleep(0.01)
 
