@@ -81,6 +81,11 @@ def main(mode: str) -> int:
             thread.join()
         return 0
 
+    if mode == "state":
+        # A process started later: what state does it see?
+        coord.set("state", cb.state.value)
+        return 0
+
     if mode == "calls":
         # Succeeding calls every 10 ms for the whole run; report how many went through.
         while time.monotonic() < deadline:
