@@ -14,6 +14,12 @@ import sys
 import threading
 import time
 
+# INCR KEYS[1] and keep its highest value in KEYS[2]: how many trials ran at once.
+TRACK_MAX = (
+    "local n = redis.call('INCR', KEYS[1]) "
+    "if n > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], n) end return n"
+)
+
 
 def main(mode: str) -> int:
     import django
@@ -29,10 +35,7 @@ def main(mode: str) -> int:
     cb = get_circuit_breaker(name, CircuitBreakerConfig(**json.loads(os.environ["BREAKER_CONFIG"])))
     worker = f"{os.getpid()}"
     duration = float(os.environ.get("RUN_SECONDS", "5"))
-    track_max = coord.register_script(
-        "local n = redis.call('INCR', KEYS[1]) "
-        "if n > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], n) end return n"
-    )
+    track_max = coord.register_script(TRACK_MAX)
 
     def failing() -> None:
         coord.incr("executed")
