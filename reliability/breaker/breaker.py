@@ -184,8 +184,14 @@ class CircuitBreaker:
         self.config_version = max(self.config_version, version)
 
     def reset(self) -> Transition:
-        """Close the breaker and empty its window, in every process (seed API)."""
-        return self.set_state(CLOSED, note="reset from code")
+        """Close the breaker and empty its window, in every process (seed API).
+
+        Audited like the operator doors (channel ``code``); raises ``UnknownBreaker`` for a
+        breaker that is neither configured nor stored.
+        """
+        from reliability.breaker.services import breaker_reset_from_code  # services import this module
+
+        return breaker_reset_from_code(breaker=self)
 
     # --- reading ------------------------------------------------------------------------
 
