@@ -13,7 +13,10 @@ import json
 import pytest
 from django.test import Client
 
-from reliability.breaker.breaker import forget_circuit_breakers
+from reliability.audit import AuditRecord
+from reliability.breaker.breaker import forget_circuit_breakers, get_circuit_breaker
+from reliability.breaker.config import OVERRIDE_FIELDS
+from reliability.breaker.models import CircuitBreaker
 from reliability.dlq.models import DeadLetter
 from reliability.dlq.services import dead_letter_add
 from reliability.errors import TransientError
@@ -102,3 +105,61 @@ def test_an_api_token_with_non_ascii_characters_is_refused_with_401():
     response = Client(raise_request_exception=False).get(BREAKERS, headers={"Authorization": on_the_wire})
     assert response.status_code == 401
     assert response.json()["detail"] == "Invalid token."
+
+
+# --- 13: thresholds that are not finite or do not fit the columns ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"failure_threshold": "NaN"}, "failure_threshold", "must be a finite number"),
+        ({"failure_threshold": "Infinity"}, "failure_threshold", "must be a finite number"),
+        ({"failure_threshold": "-Infinity"}, "failure_threshold", "must be a finite number"),
+        ({"failure_threshold": 2147483648}, "failure_threshold", "between 1 and 2147483647"),
+        ({"window_size": 10**30}, "window_size", "between 1 and 2147483647"),
+        ({"minimum_requests": "1e400"}, "minimum_requests", "must be a finite number"),
+        ({"recovery_timeout": "NaN"}, "recovery_timeout", "must be a finite number"),
+        ({"recovery_timeout": "Infinity"}, "recovery_timeout", "must be a finite number"),
+        ({"timeout": 1e308}, "timeout", "must be at most 86400 seconds"),
+        ({"max_recovery_timeout": 10**400}, "max_recovery_timeout", "must be a finite number"),
+        ({"failure_rate_threshold": "nan"}, "failure_rate_threshold", "must be a finite number"),
+        ({"slow_call_rate_threshold": [0.5]}, "slow_call_rate_threshold", "must be a number"),
+        ({"success_threshold": {"value": 3}}, "success_threshold", "must be a number"),
+        ({"half_open_max_calls": True}, "half_open_max_calls", "must be a number"),
+    ],
+)
+def test_thresholds_that_cannot_be_stored_are_400_naming_the_field(root, changes, field, message):
+    response = root.patch(f"{BREAKERS}/green_api", {**changes, "reason": "try"}, "application/json")
+
+    assert response.status_code == 400, response.content
+    assert message in " ".join(response.json()[field])
+    assert get_circuit_breaker("green_api").config.failure_threshold == 5
+    assert not AuditRecord.objects.exists()
+
+
+def _admin_thresholds_form(**values: str) -> dict[str, str]:
+    form = dict.fromkeys(OVERRIDE_FIELDS, "")
+    form.update({"change_reason": "try", "transitions-TOTAL_FORMS": "0", "transitions-INITIAL_FORMS": "0"})
+    return {**form, **values}
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "message"),
+    [
+        ({"recovery_timeout": "1e308", "max_recovery_timeout": "1e308"}, "recovery_timeout", "at most 86400 seconds"),
+        ({"failure_threshold": "2147483648"}, "failure_threshold", "2147483647"),
+        ({"recovery_timeout": "NaN"}, "recovery_timeout", "Enter a number"),
+        ({"timeout": "Infinity"}, "timeout", "Enter a number"),
+    ],
+)
+def test_the_admin_form_refuses_the_same_thresholds_on_the_field(root, values, field, message):
+    root.get("/admin/reliability/circuitbreaker/")
+    row = CircuitBreaker.objects.get(name="green_api")
+
+    response = root.post(f"/admin/reliability/circuitbreaker/{row.pk}/change/", _admin_thresholds_form(**values))
+
+    assert response.status_code == 200
+    assert message in " ".join(response.context["adminform"].form.errors[field])
+    assert CircuitBreaker.objects.get(pk=row.pk).config_version == row.config_version
+    assert not AuditRecord.objects.exists()
