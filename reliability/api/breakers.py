@@ -13,7 +13,6 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -53,8 +52,6 @@ class BreakerDetailView(APIView):
     PATCH takes ``{"failure_threshold": 7, "window_size": null, "reason": "..."}``: null
     or "" clears an override. An invalid value or combination answers 400 by field.
     """
-
-    parser_classes = [JSONParser]
 
     def get_permissions(self) -> list[BasePermission]:
         if self.request.method == "PATCH":

@@ -12,6 +12,7 @@ import json
 
 import pytest
 from django.test import Client
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from reliability.audit import AuditRecord
 from reliability.breaker.breaker import forget_circuit_breakers, get_circuit_breaker
@@ -162,4 +163,188 @@ def test_the_admin_form_refuses_the_same_thresholds_on_the_field(root, values, f
     assert response.status_code == 200
     assert message in " ".join(response.context["adminform"].form.errors[field])
     assert CircuitBreaker.objects.get(pk=row.pk).config_version == row.config_version
+    assert not AuditRecord.objects.exists()
+
+
+# --- 14: NUL characters, and admin ids of the wrong type -------------------------------------
+
+ENCODED_NUL_REQUESTS = [
+    ("get", f"{BREAKERS}/%00"),
+    ("patch", f"{BREAKERS}/%00"),
+    ("post", f"{BREAKERS}/%00/reset"),
+    ("post", f"{BREAKERS}/%00/force-open"),
+    ("post", f"{BREAKERS}/green_api%00/normal"),
+    ("post", "/admin/reliability/dlq/%00/retry"),
+    ("get", "/admin/reliability/circuitbreaker/operate/reset/?name=%00"),
+    ("get", "/admin/reliability/circuitbreaker/operate/force-open/?name=green_api%00"),
+    ("get", "/admin/reliability/deadletter/confirm/replay/?fingerprint=%00"),
+    ("get", "/admin/reliability/deadletter/confirm/discard/?ids=1&reason=%00"),
+    ("get", "/admin/reliability/deadletter/?status__exact=%00"),
+    ("get", "/admin/reliability/deadletter/?message_type__exact=x%00y"),
+    ("get", "/admin/reliability/deadletter/?fingerprint=%00"),
+    ("get", "/admin/reliability/deadletter/?q=%00"),
+    ("get", "/admin/reliability/circuitbreaker/?q=%00"),
+    ("get", "/admin/reliability/auditrecord/?q=%00"),
+    ("get", "/admin/auth/user/?username__exact=%00"),
+    ("get", "/admin/django_celery_beat/periodictask/?q=%00"),
+    ("get", "/admin/reliability/deadletter/%00/change/"),
+    ("get", "/api/schema/?version=%00"),
+    ("get", "/health/dlq?x=%00"),
+    ("get", "/metrics?%00=1"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), ENCODED_NUL_REQUESTS)
+def test_a_nul_in_the_path_or_query_string_is_400(root, method, url):
+    response = getattr(root, method)(url)
+
+    assert response.status_code == 400
+    assert "NUL characters are not allowed" in detail(response)
+
+
+@pytest.mark.parametrize(
+    ("url", "form"),
+    [
+        ("/admin/reliability/circuitbreaker/operate/reset/", {"name": "green_api", "reason": "closed\x00"}),
+        ("/admin/reliability/circuitbreaker/operate/reset/", {"name": "\x00"}),
+        ("/admin/reliability/deadletter/confirm/discard/", {"ids": "LETTER", "reason": "a\x00b", "_confirm": "1"}),
+        ("/admin/reliability/deadletter/confirm/resolve/", {"ids": "LETTER", "reason": "\x00", "_dry_run": "1"}),
+        ("/admin/reliability/deadletter/", {"action": "replay_selected", "_selected_action": "\x00"}),
+        (f"{BREAKERS}/green_api/reset", {"reason": "\x00"}),
+        ("/admin/login/", {"username": "root\x00", "password": "x"}),
+    ],
+)
+def test_a_nul_in_form_data_is_400(root, letter, url, form):
+    form = {key: value.replace("LETTER", str(letter.pk)) for key, value in form.items()}
+
+    response = root.post(url, form)
+
+    assert response.status_code == 400
+    assert "NUL characters are not allowed in the form data" in detail(response)
+    assert DeadLetter.objects.get(pk=letter.pk).status == "pending"
+    assert not AuditRecord.objects.exists()
+
+
+def test_a_nul_in_a_header_or_cookie_is_400(root):
+    assert root.get("/admin/", headers={"X-Request-ID": "abc\x00def"}).status_code == 400
+    escaped_cookie = {"Cookie": 'sessionid="\\000\\000\\000\\000\\000\\000\\000\\000"'}
+    response = Client(raise_request_exception=False).get("/admin/reliability/deadletter/", headers=escaped_cookie)
+    assert response.status_code == 400
+    assert "cookies" in detail(response)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"reason": "a\x00b"},
+        {"failure_threshold": 3, "reason": "\x00"},
+        {"failure_threshold\x00": 3},
+        {"failure_threshold": "3\x00"},
+    ],
+)
+def test_a_nul_in_a_json_body_is_400(root, body):
+    for method, url in (("patch", f"{BREAKERS}/green_api"), ("post", f"{BREAKERS}/green_api/reset")):
+        response = getattr(root, method)(url, body, "application/json")
+        assert response.status_code == 400, (url, response.content)
+        assert "NUL characters (\\\\u0000) are not allowed" in json.dumps(response.json())
+    assert not AuditRecord.objects.exists()
+
+
+@pytest.fixture
+def periodic_task():
+    every = IntervalSchedule.objects.create(every=5, period=IntervalSchedule.MINUTES)
+    return PeriodicTask.objects.create(name="bad input test", task="cleanup_old_dlq_messages", interval=every)
+
+
+@pytest.mark.parametrize(
+    ("changelist", "action"),
+    [
+        ("/admin/reliability/deadletter/", "replay_selected"),
+        ("/admin/reliability/deadletter/", "discard_selected"),
+        ("/admin/reliability/circuitbreaker/", "reset_selected"),
+        ("/admin/auth/user/", "delete_selected"),
+        ("/admin/django_celery_beat/periodictask/", "delete_selected"),
+    ],
+)
+@pytest.mark.parametrize("selected", [["abc"], ["1", "abc"], ["1.5"], [""]])
+def test_admin_ids_of_the_wrong_type_are_400_not_500(root, letter, periodic_task, changelist, action, selected):
+    response = root.post(changelist, {"action": action, "_selected_action": selected})
+
+    assert response.status_code == 400
+    assert "is not a valid" in detail(response)
+    assert DeadLetter.objects.get(pk=letter.pk).status == "pending"
+    assert PeriodicTask.objects.filter(pk=periodic_task.pk).exists()
+
+
+def test_admin_ids_beyond_the_column_range_select_nothing(root, letter):
+    response = root.post(
+        "/admin/reliability/deadletter/", {"action": "replay_selected", "_selected_action": ["99999999999999999999"]}
+    )
+    assert response.status_code < 500
+    assert DeadLetter.objects.get(pk=letter.pk).status == "pending"
+
+
+def test_valid_admin_ids_still_reach_the_action(root, letter):
+    response = root.post("/admin/reliability/deadletter/", {"action": "replay_selected", "_selected_action": letter.pk})
+    assert response.status_code == 200
+    assert "Replay 1 dead letter?" in response.content.decode()
+
+
+# --- 15: deep JSON, and what else the strict JSON parser refuses --------------------------
+
+DEEP_BODIES = {
+    "100k arrays": "[" * 100_000,
+    "100k objects": '{"a":' * 100_000,
+    "closed but 40 deep": "[" * 40 + "]" * 40,
+    "deep under a key": '{"reason": ' + "[" * 5_000 + "]" * 5_000 + "}",
+}
+JSON_DOORS = [
+    ("patch", f"{BREAKERS}/green_api"),
+    ("post", f"{BREAKERS}/green_api/reset"),
+    ("post", f"{BREAKERS}/green_api/force-open"),
+    ("post", f"{BREAKERS}/green_api/disable"),
+    ("post", f"{BREAKERS}/green_api/metrics-only"),
+    ("post", f"{BREAKERS}/green_api/normal"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), JSON_DOORS)
+@pytest.mark.parametrize("body", DEEP_BODIES.values(), ids=DEEP_BODIES.keys())
+def test_deeply_nested_json_is_400_on_every_json_door(root, method, url, body):
+    response = getattr(root, method)(url, body, "application/json")
+
+    assert response.status_code == 400
+    assert "nested deeper than 32 levels" in response.json()["detail"]
+    assert not AuditRecord.objects.exists()
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_json_number_literals_are_refused(root, literal):
+    response = root.patch(f"{BREAKERS}/green_api", f'{{"recovery_timeout": {literal}}}', "application/json")
+
+    assert response.status_code == 400
+    body = json.dumps(response.json())
+    assert "recovery_timeout" in body or "not valid JSON" in body
+    assert not CircuitBreaker.objects.filter(name="green_api", recovery_timeout__isnull=False).exists()
+
+
+def test_the_retry_door_does_not_read_its_body_so_deep_json_cannot_hurt_it(root, letter):
+    response = root.post(f"/admin/reliability/dlq/{letter.pk + 1000}/retry", "[" * 100_000, "application/json")
+    assert response.status_code == 404
+
+
+def test_json_a_little_less_deep_is_still_accepted(root):
+    reason = json.dumps("x")
+    for _ in range(29):
+        reason = f"[{reason}]"
+    response = root.post(
+        f"{BREAKERS}/green_api/reset", '{"reason": "fine", "extra": ' + reason + "}", "application/json"
+    )
+    assert response.status_code == 200
+
+
+def test_a_json_body_larger_than_the_upload_limit_is_400(root, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+    response = root.post(f"{BREAKERS}/green_api/reset", {"reason": "x" * 2_000}, "application/json")
+    assert response.status_code == 400
     assert not AuditRecord.objects.exists()
