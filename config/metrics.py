@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -78,6 +79,7 @@ def has_monitoring_access(request: HttpRequest, token: str | None) -> bool:
     return bearer_token_matches(request, token)
 
 
+@never_cache
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not has_monitoring_access(request, settings.METRICS_TOKEN):
         return HttpResponse(

@@ -263,12 +263,20 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # The project's errors become 404/409/400 answers here, not in each view.
+    "EXCEPTION_HANDLER": "config.api.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "WhatsApp reliability service",
     "DESCRIPTION": "Green API webhooks, sentiment, triggers and the reliability layer's ops API.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema maps every ops endpoint: staff, or API clients with their token.
+    "SERVE_PERMISSIONS": ["reliability.api.permissions.IsStaffOrApiToken"],
+    "ENUM_NAME_OVERRIDES": {
+        "BreakerStateEnum": "reliability.breaker.models.BreakerState.values",
+        "DeadLetterStatusEnum": "reliability.dlq.models.DeadLetterStatus.values",
+    },
 }
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", IS_PRODUCTION) else None
