@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -70,3 +71,33 @@ def test_the_embedded_default_migrates_sqlite_in_wal_mode(tmp_path):
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert connection.execute("SELECT count(*) FROM django_migrations").fetchone()[0] > 10
     assert (tmp_path / "var" / "broker" / "queue").is_dir()
+
+
+PROBE_OVER_HTTP = """
+import json
+from django.test import Client
+client = Client(HTTP_HOST="reliability.example.com")
+token = {"Authorization": "Bearer health-token-for-monitoring"}
+answers = {
+    "metrics": client.get("/metrics"),
+    "metrics_with_token": client.get("/metrics", headers=token),
+    "live": client.get("/health/live"),
+    "admin": client.get("/admin/"),
+    "api": client.get("/admin/reliability/circuit-breakers"),
+}
+print(json.dumps({name: [r.status_code, r.get("Location", "")] for name, r in answers.items()}))
+"""
+
+
+def test_production_redirects_to_https_except_probes_and_the_metrics_scrape(tmp_path):
+    assert manage("migrate", "--no-input", "-v0", env=PRODUCTION_ENV, tmp_path=tmp_path).returncode == 0
+
+    result = manage("shell", "-c", PROBE_OVER_HTTP, env=PRODUCTION_ENV, tmp_path=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answers["metrics"] == [401, ""], "still behind its token, over plain HTTP"
+    assert answers["metrics_with_token"] == [200, ""]
+    assert answers["live"] == [200, ""]
+    assert answers["admin"] == [301, "https://reliability.example.com/admin/"]
+    assert answers["api"] == [301, "https://reliability.example.com/admin/reliability/circuit-breakers"]
