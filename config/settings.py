@@ -36,9 +36,20 @@ if IS_PRODUCTION:
     if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
         raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters with at least 5 distinct characters")
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if IS_PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "testserver")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if IS_PRODUCTION else list(LOCAL_HOSTS))
 if IS_PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("APP_ENV=production needs ALLOWED_HOSTS (comma-separated host names)")
+# A deployment that forgot APP_ENV=production runs with DEBUG on (tracebacks and settings
+# to anyone); a host name that is not local says it is one.
+_public_hosts = [
+    host for host in ALLOWED_HOSTS if host.lower() not in LOCAL_HOSTS and not host.lower().endswith(".localhost")
+]
+if DEBUG and _public_hosts:
+    raise ImproperlyConfigured(
+        f"DEBUG is on but ALLOWED_HOSTS names {', '.join(_public_hosts)}, which is not a local name: "
+        "set APP_ENV=production for a deployed service (or DEBUG=false)"
+    )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [

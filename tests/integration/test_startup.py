@@ -73,6 +73,37 @@ def test_the_embedded_default_migrates_sqlite_in_wal_mode(tmp_path):
     assert (tmp_path / "var" / "broker" / "queue").is_dir()
 
 
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DEBUG": "true", "ALLOWED_HOSTS": "reliability.example.com"},
+        {"ALLOWED_HOSTS": "localhost,reliability.example.com"},  # DEBUG is on by default in development
+        {"APP_ENV": "testing", "DEBUG": "on", "ALLOWED_HOSTS": "*"},
+        {"DEBUG": "1", "ALLOWED_HOSTS": "10.0.0.5"},
+    ],
+)
+def test_debug_with_a_public_host_name_refuses_to_start(tmp_path, env):
+    result = manage("check", env=env, tmp_path=tmp_path)
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert line.startswith("configuration error: DEBUG is on but ALLOWED_HOSTS names ")
+    assert "set APP_ENV=production" in line
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DEBUG": "true", "ALLOWED_HOSTS": "localhost,127.0.0.1,[::1],testserver,app.localhost,.localhost"},
+        {"DEBUG": "false", "ALLOWED_HOSTS": "reliability.example.com"},
+        {},
+    ],
+)
+def test_local_names_or_debug_off_start(tmp_path, env):
+    result = manage("check", env=env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
 PROBE_OVER_HTTP = """
 import json
 from django.test import Client
