@@ -166,6 +166,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The longest countdown any task schedules; the broker must not redeliver before it.
 CELERY_MAX_COUNTDOWN_SECONDS = 3600
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport with short waits, so a worker stops promptly (config.broker).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
