@@ -4,7 +4,8 @@ PostgreSQL text cannot hold a NUL character: psycopg raises ``ValueError`` in th
 of the query, so a NUL that reaches any lookup (a breaker name in the URL, an admin
 filter, a reason typed into a form) used to end as a 500. ``InputGuardMiddleware``
 refuses it at the door instead, for the path, the query string, the headers and cookies,
-and the form data of a POST.
+and the form data of a POST. It also refuses admin change-list selections that are not
+ids of the list's model, which the stock admin passes to the database unchecked.
 
 JSON bodies are not scanned here: they are refused by ``json_loads_strict`` (used by the
 API's JSON parser), which also refuses NaN and Infinity, nesting deeper than
@@ -43,7 +44,7 @@ def nul_location(request: HttpRequest) -> str | None:
         return "query string"
     if any(NUL in value for key, value in request.META.items() if key.startswith("HTTP_") and isinstance(value, str)):
         return "request headers"
-    # Cookie values are unescaped (``"\000"``) after the header check above.
+    # The raw Cookie header passed above, but Django unescapes ``"\000"`` in cookie values.
     if any(NUL in key or NUL in value for key, value in request.COOKIES.items()):
         return "cookies"
     if request.method == "POST" and request.content_type in FORM_CONTENT_TYPES and _holds_nul(request.POST.lists()):
