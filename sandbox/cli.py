@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 from typing import Any
 
 from sandbox import defaults
@@ -27,6 +26,7 @@ CONTROL_URLS = {
     "deepseek": f"http://{defaults.HOST}:{defaults.DEEPSEEK_CONTROL_PORT}",
 }
 _UNSET = object()  # --state-instance null means None, so None cannot mean "not given"
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 SHOWABLE = ("state", "stats", "requests", "journal", "webhooks", "notifications")
 
 
@@ -159,9 +159,10 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 2
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    # Blocked before any thread starts, so every thread inherits the mask and the signals
+    # wait for sigwait below. (An Event set from a signal handler can deadlock on its own
+    # lock when the signal lands while the main thread holds it.)
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     started: list[StandIn] = []
     for stand_in in stand_ins:
         try:
@@ -178,8 +179,7 @@ def _serve(args: argparse.Namespace) -> int:
     for name, on in wanted.items():
         if not on and started:
             print(f"sandbox: {name} is configured elsewhere: its stand-in is not started", flush=True)
-    while not stop.wait(0.5):
-        pass
+    signal.sigwait(STOP_SIGNALS)
     for stand_in in started:
         stand_in.stop()
     print("sandbox: stopped", flush=True)
