@@ -163,7 +163,6 @@ class StandIn:
         if not self._switches["outage"]:
             self._api.resume()
         self.started()
-        log.info("%s stand-in on %s (control port %d)", self.name, self.url, self.control_port)
         return self.port
 
     def stop(self) -> None:

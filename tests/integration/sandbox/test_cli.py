@@ -55,9 +55,9 @@ def _closed_port() -> int:
 class Serve:
     """A ``python -m sandbox serve`` process whose stdout is read line by line."""
 
-    def __init__(self, *args: str, **env: str) -> None:
+    def __init__(self, *args: str, command: tuple[str, ...] = ("-m", "sandbox", "serve", "--quiet"), **env: str):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "serve", "--quiet", *args],
+            [sys.executable, *command, *args],
             cwd=ROOT,
             env=_env(**env),
             stdout=subprocess.PIPE,
@@ -103,8 +103,8 @@ class Serve:
 def serve():
     processes: list[Serve] = []
 
-    def start(*args: str, **env: str) -> Serve:
-        process = Serve(*args, **env)
+    def start(*args: str, **kwargs) -> Serve:
+        process = Serve(*args, **kwargs)
         processes.append(process)
         return process
 
@@ -208,6 +208,16 @@ def test_skip_configured_starts_the_stand_ins_nothing_else_replaces(serve, env, 
     for name in skipped:
         process.line(f"sandbox: {name} is configured elsewhere")
     assert process.stop()[0] == 0
+
+
+def test_make_runs_procfile_line_starts_only_the_stand_ins_not_configured_elsewhere(serve):
+    [line] = [line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("sandbox:")]
+    program, *command = line.removeprefix("sandbox:").split()
+    assert program == "python"  # make run puts .venv/bin first on PATH
+    process = serve(*FREE_PORTS, command=tuple(command), GREEN_API_URL="https://7105.api.greenapi.com")
+    assert process.line(STARTED.pattern)["name"] == "deepseek"
+    process.line("sandbox: green-api is configured elsewhere")
+    assert process.stop(signal.SIGINT)[0] == 0
 
 
 @pytest.mark.parametrize(
