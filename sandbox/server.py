@@ -147,6 +147,7 @@ class StandIn:
         self._counts: Counter[tuple[str, str]] = Counter()
         self._api: _Server | None = None
         self._control: _Server | None = None
+        self._controlling = threading.local()  # the connection of the control request being served
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -255,7 +256,9 @@ class StandIn:
             if self._api is None or self._stopping.is_set():
                 return
             if outage:
-                self._api.pause()
+                # The connection asking for the outage (the API port serves /_sandbox/ too)
+                # still gets its answer.
+                self._api.pause(keep=getattr(self._controlling, "connection", None))
             else:
                 self._api.resume()
 
@@ -300,7 +303,11 @@ class StandIn:
         started = time.monotonic()
         path, _, query_string = handler.path.partition("?")
         if path.startswith(CONTROL_PREFIX):
-            self._serve_control(handler, path[len(CONTROL_PREFIX) :].strip("/"))
+            self._controlling.connection = handler.connection
+            try:
+                self._serve_control(handler, path[len(CONTROL_PREFIX) :].strip("/"))
+            finally:
+                self._controlling.connection = None
             return
         if server.control_only:
             _write(handler, json_response(404, {"error": f"the control port serves {CONTROL_PREFIX}* only"}))
@@ -337,7 +344,7 @@ class StandIn:
         if applies and error_roll < faults["error_rate"]:
             response, outcome = self.error_response(faults["error_status"], "injected error", request), "error_rate"
         else:
-            response, outcome = self.handle_api(request), "answered"
+            response, outcome = self._answer(request), "answered"
         if not (applies and lost_roll < faults["lost_reply_rate"]):
             self._record(handler.command, path, endpoint, body, response.status, outcome, started)
             _write(handler, response, stopping=self._stopping)
@@ -350,6 +357,13 @@ class StandIn:
                 _write(handler, response, close=True, stopping=self._stopping)
             else:
                 _drop(handler)
+
+    def _answer(self, request: Request) -> Response:
+        try:
+            return self.handle_api(request)
+        except Exception:  # a bug here must not pass for a lost reply: say so, loudly
+            log.exception("%s could not answer %s %s", self.name, request.method, self.redact(request.path))
+            return self.error_response(500, "sandbox internal error (see its log)", request)
 
     def _record(
         self,
@@ -556,14 +570,14 @@ class _Server(ThreadingHTTPServer):
         )
         self._thread.start()
 
-    def pause(self) -> None:
+    def pause(self, *, keep: socket.socket | None = None) -> None:
         self._refusing.set()
         if self._thread is not None:
             self.shutdown()
             self._thread.join()
             self._thread = None
             self.socket.close()
-        self.drop_connections()
+        self.drop_connections(keep=keep)
 
     def close(self) -> None:
         self.pause()
@@ -573,9 +587,9 @@ class _Server(ThreadingHTTPServer):
         with self._open_lock:
             return len(self._open)
 
-    def drop_connections(self) -> None:
+    def drop_connections(self, *, keep: socket.socket | None = None) -> None:
         with self._open_lock:
-            connections = list(self._open)
+            connections = [connection for connection in self._open if connection is not keep]
         for connection in connections:
             try:
                 connection.shutdown(socket.SHUT_RDWR)

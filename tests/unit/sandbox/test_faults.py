@@ -35,6 +35,12 @@ def test_an_outage_refuses_connections_while_the_control_port_stays_up(green, ca
     assert green.port == state["port"]
 
 
+def test_an_outage_asked_for_on_the_api_port_still_answers_the_asker(green):
+    response = requests.post(f"{green.url}/_sandbox/control", json={"outage": True}, timeout=10)
+    assert response.status_code == 200 and response.json()["switches"]["outage"] is True
+    assert _refused(green.port)
+
+
 def test_an_outage_cuts_a_request_caught_in_flight(green_factory):
     green = green_factory(latency_ms=2000)
     calls = GreenApiCalls(green)
