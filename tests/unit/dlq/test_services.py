@@ -75,6 +75,17 @@ def test_add_redacts_payload_message_and_traceback_before_storing():
     assert TOKEN not in repr(list(DeadLetterAttempt.objects.filter(letter=letter).values()))
 
 
+def test_add_redacts_what_payload_objects_say_when_they_become_text():
+    class Request:
+        def __str__(self) -> str:
+            return f"<PreparedRequest POST {GREEN_URL}>"
+
+    letter = add(payload={"request": Request(), "body": f"apiTokenInstance={TOKEN}".encode(), "tags": {GREEN_URL}})
+    stored = repr(DeadLetter.objects.filter(pk=letter.pk).values_list("payload", flat=True).get())
+    assert TOKEN not in stored
+    assert "<PreparedRequest POST https://api.green-api.com/waInstance1101000001/sendMessage/[REDACTED]>" in stored
+
+
 def test_add_keeps_payloads_that_json_cannot_encode_as_text():
     letter = add(payload={"when": timezone.now(), "items": ("a", "b")})
     assert isinstance(letter.payload["when"], str)
