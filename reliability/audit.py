@@ -39,18 +39,24 @@ def audit_record(
     reason: str = "",
     detail: dict[str, Any] | None = None,
 ) -> AuditRecord:
-    """Write one audit row. ``actor`` is a user, or None for a shell command.
+    """Write one audit row. ``actor`` is a user, or the OS user's name for a shell command.
 
     ``channel`` says which door the action came through: ``admin``, ``api`` or ``cli``.
+    ``action`` is ``<target_type>.<verb>``: ``dead_letter.replay``, ``dead_letter.discard``.
     """
     user = actor if getattr(actor, "is_authenticated", False) else None
-    name = user.get_username() if user is not None else (actor or "system")
     return AuditRecord.objects.create(
         actor=user,
-        actor_label=f"{channel}:{name}"[:150],
+        actor_label=actor_label(actor=actor, channel=channel),
         action=action,
         target_type=target_type,
         target_id=str(target_id),
         reason=reason,
         detail=detail or {},
     )
+
+
+def actor_label(*, actor: Any, channel: str) -> str:
+    """Who acted, as the audit trail and log lines name them: ``admin:alice``, ``cli:root``."""
+    name = actor.get_username() if getattr(actor, "is_authenticated", False) else (actor or "system")
+    return f"{channel}:{name}"[:150]

@@ -38,6 +38,7 @@ from reliability.dlq.selectors import (
     dead_letter_groups,
     dead_letter_ids,
     dead_letter_oldest_age_seconds,
+    operator_actionable,
 )
 from reliability.dlq.services import BulkResult, dead_letter_discard, dead_letter_replay_many, dead_letter_resolve
 from reliability.tasks import replay_dead_letters
@@ -283,13 +284,14 @@ class DeadLetterAdmin(admin.ModelAdmin):
             letter = DeadLetter.objects.filter(pk=object_id).only("id", "fingerprint").first()
         context = dict(extra_context or {})
         if letter is not None:
+            actionable = DeadLetter.objects.filter(operator_actionable(now=timezone.now()), pk=letter.pk).exists()
             tools = [
                 (ACTIONS[name].verb, self._confirm_url(name, ids=[letter.pk]))
                 for name in ACTIONS
-                if self._may(request, name)
+                if actionable and self._may(request, name)
             ]
-            if self.has_replay_permission(request):
-                same = len(dead_letter_ids(fingerprint=letter.fingerprint, status=UNSETTLED, limit=MAX_SNAPSHOT + 1))
+            same = len(dead_letter_ids(fingerprint=letter.fingerprint, actionable=True, limit=MAX_SNAPSHOT + 1))
+            if same and self.has_replay_permission(request):
                 tools.append(
                     (
                         f"Replay all with this fingerprint ({same if same <= MAX_SNAPSHOT else f'{MAX_SNAPSHOT}+'})",
@@ -358,7 +360,7 @@ class DeadLetterAdmin(admin.ModelAdmin):
             fingerprint = request.GET.get("fingerprint", "")
             if not fingerprint:
                 return HttpResponseBadRequest("give ids=1,2,3 or fingerprint=...")
-            ids = dead_letter_ids(fingerprint=fingerprint, status=UNSETTLED, limit=MAX_SNAPSHOT + 1)
+            ids = dead_letter_ids(fingerprint=fingerprint, actionable=True, limit=MAX_SNAPSHOT + 1)
         if len(ids) > MAX_SNAPSHOT:
             return HttpResponseBadRequest(
                 f"more than {MAX_SNAPSHOT} letters at once: narrow the selection, or use the dlq command"

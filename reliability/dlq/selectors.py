@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from reliability.dlq.exceptions import DeadLetterNotFound
@@ -14,6 +14,19 @@ from reliability.dlq.models import DeadLetter, DeadLetterStatus
 # Letters still waiting for a replay or an operator; settled ones are resolved/discarded.
 UNSETTLED = (DeadLetterStatus.PENDING, DeadLetterStatus.RETRYING, DeadLetterStatus.EXHAUSTED)
 SETTLED = (DeadLetterStatus.RESOLVED, DeadLetterStatus.DISCARDED)
+
+
+def operator_actionable(*, now: datetime) -> Q:
+    """The one rule for which letters an operator may replay, discard or resolve, at ``now``.
+
+    The same for all three actions: pending and exhausted letters, and retrying ones whose
+    claim lease has expired (their worker was lost; the next batch would reclaim them
+    anyway). Never settled letters, and never one a worker holds under a live lease: its
+    outcome is about to be written.
+    """
+    return Q(status__in=(DeadLetterStatus.PENDING, DeadLetterStatus.EXHAUSTED)) | Q(
+        status=DeadLetterStatus.RETRYING, next_retry_at__lte=now
+    )
 
 
 def dead_letter_get(*, letter_id: int) -> DeadLetter:
@@ -33,9 +46,15 @@ def dead_letter_list(
     failure_kind: str | None = None,
     created_before: datetime | None = None,
     search: str | None = None,
+    actionable: bool = False,
 ) -> QuerySet[DeadLetter]:
-    """Letters matching every given filter, newest first (the admin's and command's list)."""
+    """Letters matching every given filter, newest first (the admin's and command's list).
+
+    ``actionable`` keeps the letters an operator may act on now (``operator_actionable``).
+    """
     qs = DeadLetter.objects.all()
+    if actionable:
+        qs = qs.filter(operator_actionable(now=timezone.now()))
     if status:
         qs = qs.filter(status__in=[status] if isinstance(status, str) else status)
     if message_type:

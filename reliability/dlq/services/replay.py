@@ -29,6 +29,7 @@ from reliability.dlq.metrics import dlq_processing_duration, dlq_replays
 from reliability.dlq.models import DeadLetter, DeadLetterAttempt, DeadLetterStatus, FailureKind
 from reliability.dlq.ratelimit import replay_rate_limiter
 from reliability.dlq.registry import get_handler
+from reliability.dlq.selectors import operator_actionable
 from reliability.dlq.services.capture import _MESSAGE_LIMIT, _TRACEBACK_LIMIT, _traceback_text
 from reliability.dlq.strategies import recovery_plan
 from reliability.redaction import redact_text
@@ -38,8 +39,6 @@ log = structlog.get_logger(__name__)
 # The channel of automatic work (beat jobs, captured tasks): it writes no audit record.
 SYSTEM = "system"
 Outcome = DeadLetterAttempt.Outcome
-# What an operator may replay by hand: anything not settled and not held by a live claim.
-_OPERATOR_REPLAYABLE = (DeadLetterStatus.PENDING, DeadLetterStatus.EXHAUSTED)
 
 
 @dataclass(frozen=True)
@@ -259,15 +258,15 @@ def _claim_for_operator(*, letter_id: int, now: datetime, lease_until: datetime)
     with transaction.atomic():
         letter = (
             DeadLetter.objects.select_for_update()
-            .filter(pk=letter_id)
-            .only("id", "status", "next_retry_at", "message_type", "payload", "attempts", "max_retries")
+            .filter(operator_actionable(now=now), pk=letter_id)
+            .only("id", "message_type", "payload", "attempts", "max_retries")
             .first()
         )
         if letter is None:
-            raise DeadLetterNotFound(letter_id)
-        expired_claim = letter.status == DeadLetterStatus.RETRYING and letter.next_retry_at <= now
-        if letter.status not in _OPERATOR_REPLAYABLE and not expired_claim:
-            raise DeadLetterStateError(letter_id, letter.status, "replay")
+            status = DeadLetter.objects.filter(pk=letter_id).values_list("status", flat=True).first()
+            if status is None:
+                raise DeadLetterNotFound(letter_id)
+            raise DeadLetterStateError(letter_id, status, "replay")
         DeadLetter.objects.filter(pk=letter_id).update(
             status=DeadLetterStatus.RETRYING, next_retry_at=lease_until, attempts=letter.attempts + 1, updated_at=now
         )
@@ -277,10 +276,9 @@ def _claim_for_operator(*, letter_id: int, now: datetime, lease_until: datetime)
 def dead_letter_replay(*, letter_id: int, actor: Any = None, channel: str = SYSTEM) -> ReplayResult:
     """Replay one letter now, whatever its ``next_retry_at``: an operator's "try again".
 
-    Pending and exhausted letters may be replayed (an exhausted one gets one more
-    attempt); resolved, discarded and letters held by a live claim may not
-    (``DeadLetterStateError``). Unknown id: ``DeadLetterNotFound``. Outside the
-    ``system`` channel an audit record is written.
+    Letters ``operator_actionable`` may be replayed (an exhausted one gets one more
+    attempt); others may not (``DeadLetterStateError``). Unknown id:
+    ``DeadLetterNotFound``. Outside the ``system`` channel an audit record is written.
     """
     try:
         letter_id = int(letter_id)

@@ -7,17 +7,16 @@
     dlq resolve (IDS... | filters) [--reason R] [--dry-run] [--limit N]
 
 Filters select a snapshot of ids once, oldest first, and the action applies to exactly
-that snapshot. Without ``--status`` a filter selects unsettled letters (pending, retrying,
-exhausted). Exit status: 0 all done, 1 some letters failed or were skipped, 2 bad
-arguments (no selector, an unknown id, discard without a reason). The services write
-one audit record per letter with channel ``cli`` and the OS user's name.
+that snapshot. Without ``--status`` a filter selects the letters an operator may act on
+(``operator_actionable``: pending, exhausted, and retrying ones whose lease expired).
+Exit status: 0 all done, 1 some letters failed or were skipped, 2 bad arguments (no
+selector, an unknown id, discard without a reason). The services write one audit record
+per letter as ``cli:<OS user>``, and a log line with the ``--reason``.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 from argparse import ArgumentParser, Namespace
 from collections.abc import Sequence
 from typing import Any
@@ -29,21 +28,13 @@ from django.utils.timesince import timesince
 
 from reliability.dlq.exceptions import DeadLetterNotFound
 from reliability.dlq.models import DeadLetterStatus
-from reliability.dlq.selectors import UNSETTLED, dead_letter_get, dead_letter_ids, dead_letter_list
+from reliability.dlq.selectors import dead_letter_get, dead_letter_ids, dead_letter_list
 from reliability.dlq.services import BulkResult, dead_letter_discard, dead_letter_replay_many, dead_letter_resolve
-from reliability.management.base import OperatorCommand
+from reliability.management.base import CHANNEL, OperatorCommand, os_user
 
-CHANNEL = "cli"
 BAD_ARGUMENTS = 2
 SOME_FAILED = 1
 DONE = {"replay": "replayed", "discard": "discarded", "resolve": "resolved"}
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no passwd entry and no LOGNAME/USER (some containers)
-        return os.environ.get("USER", "unknown")
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -83,7 +74,7 @@ class Command(OperatorCommand):
             action = sub.add_parser(name, help=text)
             action.add_argument("ids", nargs="*", help="letter ids; or select with the filters")
             self._add_filters(action)
-            action.add_argument("--all", action="store_true", help="every unsettled letter")
+            action.add_argument("--all", action="store_true", help="every letter an operator may act on")
             action.add_argument("--limit", type=int, help="act on at most N letters (oldest first)")
             action.add_argument("--dry-run", action="store_true", help="show what would happen, change nothing")
             if name == "replay":
@@ -185,7 +176,7 @@ class Command(OperatorCommand):
         if not ids:
             self.stdout.write("No dead letters match: nothing to do.")
             return
-        actor = _os_user()
+        actor = os_user()
         try:
             if opts.subcommand == "replay":
                 result = dead_letter_replay_many(
@@ -215,9 +206,8 @@ class Command(OperatorCommand):
                 f"say which letters: IDS, --type, --fingerprint, --status or --all (see dlq {opts.subcommand} --help)",
                 returncode=BAD_ARGUMENTS,
             )
-        if not filters["status"]:
-            filters["status"] = UNSETTLED
-        return dead_letter_ids(limit=opts.limit, **filters)
+        # Without --status: the letters an operator may act on (operator_actionable).
+        return dead_letter_ids(limit=opts.limit, actionable=not filters["status"], **filters)
 
     def _report(self, result: BulkResult) -> None:
         outcomes = {r.letter_id: r for r in result.results}

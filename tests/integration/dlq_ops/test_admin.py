@@ -95,6 +95,22 @@ def test_detail_page_is_read_only_with_pretty_payload_first_failure_and_history(
     assert "Replay all with this fingerprint (1)" in page
 
 
+def test_detail_page_offers_actions_only_on_letters_an_operator_may_act_on(root_client, make_letter):
+    pending, resolved, held = make_letter(), make_letter(), make_letter()
+    DeadLetter.objects.filter(pk=resolved.pk).update(status=DeadLetterStatus.RESOLVED)
+    DeadLetter.objects.filter(pk=held.pk).update(
+        status=DeadLetterStatus.RETRYING, next_retry_at=timezone.now() + timedelta(hours=1)
+    )
+
+    def tools(letter: DeadLetter) -> list[str]:
+        page = root_client.get(reverse("admin:reliability_deadletter_change", args=[letter.pk]))
+        return [label for label, _ in page.context["dlq_tools"]]
+
+    assert tools(pending) == ["Replay", "Discard", "Mark resolved", "Replay all with this fingerprint (1)"]
+    assert tools(resolved) == ["Replay all with this fingerprint (1)"]  # the pending one of its group
+    assert tools(held) == ["Replay all with this fingerprint (1)"]
+
+
 def test_letters_cannot_be_added_or_edited(root_client, make_letter):
     letter = make_letter()
     assert root_client.get(reverse("admin:reliability_deadletter_add")).status_code == 403

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
 from reliability.audit import AuditRecord
+from reliability.breaker.breaker import forget_circuit_breakers
 from reliability.dlq.models import DeadLetter, DeadLetterStatus
 from reliability.errors import TransientError
 
@@ -188,6 +192,53 @@ def test_discard_dry_run(make_letter):
     letter = make_letter()
     out = dlq("discard", str(letter.pk), "--reason", "r", "--dry-run")
     assert "would discard 1 of 1" in out and statuses(letter) == ["pending"]
+
+
+def test_filters_select_the_letters_an_operator_may_act_on_leaving_live_claims_alone(make_letter, handler):
+    pending, held, orphaned = make_letter(), make_letter(), make_letter()
+    now = timezone.now()
+    DeadLetter.objects.filter(pk=held.pk).update(
+        status=DeadLetterStatus.RETRYING, next_retry_at=now + timedelta(hours=1)
+    )
+    DeadLetter.objects.filter(pk=orphaned.pk).update(status=DeadLetterStatus.RETRYING, next_retry_at=now)
+
+    out = dlq("discard", "--all", "--reason", "duplicates of a resent batch")
+
+    assert "Discard: 2 discarded, 0 skipped (of 2)" in out  # exit 0: nothing refused
+    assert statuses(pending, held, orphaned) == ["discarded", "retrying", "discarded"]
+
+
+def test_discard_logs_who_and_why(make_letter, caplog):
+    letter = make_letter()
+    caplog.set_level(logging.INFO)
+    dlq("discard", str(letter.pk), "--reason", "customer cancelled the order")
+    (line,) = [r.msg for r in caplog.records if isinstance(r.msg, dict) and r.msg["event"] == "dead_letters_discarded"]
+    assert line["reason"] == "customer cancelled the order"
+    assert (line["actor"], line["count"]) == (f"cli:{getpass.getuser()}", 1)
+
+
+@pytest.fixture
+def fresh_breakers():
+    # Breaker state outlives the test in Redis and in this process's registry.
+    forget_circuit_breakers()
+    yield
+    forget_circuit_breakers()
+
+
+def test_both_commands_name_the_os_user_alike_in_the_audit_trail_even_without_a_passwd_entry(
+    make_letter, monkeypatch, fresh_breakers
+):
+    def no_passwd_entry():
+        raise KeyError("getpwuid(): uid not found")
+
+    monkeypatch.setattr(getpass, "getuser", no_passwd_entry)
+    dlq("discard", str(make_letter().pk), "--reason", "drill")
+    call_command("breakers", "force-open", "green_api", "--reason", "drill", stdout=StringIO())
+    call_command("breakers", "reset", "green_api", "--reason", "drill", stdout=StringIO())
+
+    labels = set(AuditRecord.objects.values_list("actor_label", flat=True))
+    assert labels == {f"cli:uid{os.getuid()}"}
+    assert AuditRecord.objects.count() == 3
 
 
 # --- As a real process ------------------------------------------------------------------------------------
