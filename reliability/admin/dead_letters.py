@@ -30,11 +30,17 @@ from django.utils.text import Truncator
 from django.utils.timesince import timesince
 from kombu.exceptions import OperationalError
 
-from reliability.dlq.exceptions import DeadLetterNotFound
+from reliability.dlq.exceptions import (
+    DeadLetterNotFound,
+    FingerprintAmbiguous,
+    FingerprintNotFound,
+    FingerprintPrefixInvalid,
+)
 from reliability.dlq.models import DeadLetter, DeadLetterAttempt, DeadLetterStatus
 from reliability.dlq.selectors import (
     UNSETTLED,
     dead_letter_counts_by_status,
+    dead_letter_fingerprint_resolve,
     dead_letter_groups,
     dead_letter_ids,
     dead_letter_oldest_age_seconds,
@@ -160,9 +166,12 @@ class DeadLetterAdmin(admin.ModelAdmin):
         "next_retry_at",
     )
     list_filter = ("status", "message_type", "failure_kind", "error_class", FingerprintFilter, AgeFilter)
-    # id and fingerprint are matched exactly; free text in the message and the source.
-    search_fields = ("id__exact", "fingerprint__exact", "error_message", "source")
-    search_help_text = "Exact id or fingerprint, or text in the error message or source."
+    # An exact id, free text in the message and the source; a fingerprint prefix is resolved
+    # by get_search_results.
+    search_fields = ("id__exact", "error_message", "source")
+    search_help_text = (
+        "Exact id, a fingerprint or a unique prefix of it (8+ characters), or text in the error message or source."
+    )
     list_select_related = ("settled_by",)
     show_full_result_count = False
     list_per_page = 50
@@ -254,6 +263,19 @@ class DeadLetterAdmin(admin.ModelAdmin):
     @admin.display(description="first failure")
     def first_error_pretty(self, obj: DeadLetter) -> str:
         return _pre(json.dumps(obj.first_error, indent=2, sort_keys=True, ensure_ascii=False))
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[DeadLetter], search_term: str
+    ) -> tuple[QuerySet[DeadLetter], bool]:
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            fingerprint = dead_letter_fingerprint_resolve(prefix=search_term)
+        except (FingerprintPrefixInvalid, FingerprintNotFound):
+            return results, may_have_duplicates  # not a fingerprint: the text search stands
+        except FingerprintAmbiguous as exc:
+            self.message_user(request, f"{str(exc).capitalize()}.", messages.ERROR)
+            return queryset.none(), False
+        return results | queryset.filter(fingerprint=fingerprint), may_have_duplicates
 
     # --- Pages -----------------------------------------------------------------------------
 
@@ -357,9 +379,14 @@ class DeadLetterAdmin(admin.ModelAdmin):
         except ValueError as exc:
             return HttpResponseBadRequest(str(exc))
         if ids is None:
-            fingerprint = request.GET.get("fingerprint", "")
-            if not fingerprint:
+            if not request.GET.get("fingerprint"):
                 return HttpResponseBadRequest("give ids=1,2,3 or fingerprint=...")
+            try:
+                fingerprint = dead_letter_fingerprint_resolve(prefix=request.GET["fingerprint"])
+            except (FingerprintPrefixInvalid, FingerprintAmbiguous) as exc:
+                return HttpResponseBadRequest(str(exc))
+            except FingerprintNotFound as exc:
+                raise Http404(str(exc)) from None
             ids = dead_letter_ids(fingerprint=fingerprint, actionable=True, limit=MAX_SNAPSHOT + 1)
         if len(ids) > MAX_SNAPSHOT:
             return HttpResponseBadRequest(

@@ -1,6 +1,6 @@
 """``manage.py dlq``: the dead letter queue for whoever is on call.
 
-    dlq list [--status S] [--type T] [--fingerprint F] [--limit N]
+    dlq list [--status S] [--type T] [--fingerprint F] [--limit N]   (F: a unique prefix, 8+ characters)
     dlq show ID
     dlq replay  (IDS... | --type T | --fingerprint F | --status S | --all) [--dry-run] [--limit N] [--rate R]
     dlq discard (IDS... | filters) --reason R [--dry-run] [--limit N]
@@ -26,9 +26,20 @@ from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
 
-from reliability.dlq.exceptions import DeadLetterNotFound
+from reliability.dlq.exceptions import (
+    DeadLetterNotFound,
+    FingerprintAmbiguous,
+    FingerprintNotFound,
+    FingerprintPrefixInvalid,
+)
 from reliability.dlq.models import DeadLetterStatus
-from reliability.dlq.selectors import dead_letter_get, dead_letter_ids, dead_letter_list
+from reliability.dlq.selectors import (
+    dead_letter_fingerprint_resolve,
+    dead_letter_get,
+    dead_letter_ids,
+    dead_letter_list,
+    fingerprint_short,
+)
 from reliability.dlq.services import BulkResult, dead_letter_discard, dead_letter_replay_many, dead_letter_resolve
 from reliability.management.base import CHANNEL, OperatorCommand, os_user
 
@@ -86,10 +97,15 @@ class Command(OperatorCommand):
     def _add_filters(parser: ArgumentParser) -> None:
         parser.add_argument("--status", choices=[s.value for s in DeadLetterStatus])
         parser.add_argument("--type", dest="message_type", metavar="TYPE")
-        parser.add_argument("--fingerprint")
+        parser.add_argument("--fingerprint", help="a unique prefix of 8 or more characters, as `dlq list` shows")
 
     def handle(self, *args: Any, **options: Any) -> None:
         opts = Namespace(**options)
+        if getattr(opts, "fingerprint", None) is not None:
+            try:
+                opts.fingerprint = dead_letter_fingerprint_resolve(prefix=opts.fingerprint)
+            except (FingerprintPrefixInvalid, FingerprintNotFound, FingerprintAmbiguous) as exc:
+                raise CommandError(str(exc), returncode=BAD_ARGUMENTS) from None
         if opts.subcommand == "list":
             self._list(opts)
         elif opts.subcommand == "show":
@@ -111,6 +127,7 @@ class Command(OperatorCommand):
                 letter.message_type,
                 letter.status,
                 f"{letter.attempts}/{letter.max_retries}",
+                fingerprint_short(letter.fingerprint),
                 letter.error_class.rsplit(".", 1)[-1],
                 _ago(letter.created_at),
                 _when(letter.next_retry_at),
@@ -121,7 +138,7 @@ class Command(OperatorCommand):
         if not rows:
             self.stdout.write("No dead letters match.")
             return
-        headers = ("ID", "TYPE", "STATUS", "ATTEMPTS", "ERROR", "AGE", "NEXT RETRY", "MESSAGE")
+        headers = ("ID", "TYPE", "STATUS", "ATTEMPTS", "FINGERPRINT", "ERROR", "AGE", "NEXT RETRY", "MESSAGE")
         self.stdout.write(_table(headers, rows))
 
     def _show(self, raw_id: str) -> None:

@@ -67,13 +67,16 @@ def test_list_prints_a_table_filtered_by_status_and_type(make_letter):
     DeadLetter.objects.filter(pk=exhausted.pk).update(status=DeadLetterStatus.EXHAUSTED)
 
     everything = dlq("list").splitlines()
-    assert everything[0].split() == ["ID", "TYPE", "STATUS", "ATTEMPTS", "ERROR", "AGE", "NEXT", "RETRY", "MESSAGE"]
+    assert everything[0].split() == [
+        "ID", "TYPE", "STATUS", "ATTEMPTS", "FINGERPRINT", "ERROR", "AGE", "NEXT", "RETRY", "MESSAGE",
+    ]  # fmt: skip
     assert len(everything) == 4  # header, rule, two rows
+    assert everything[3].split()[4] == pending.fingerprint[:12]
     only_exhausted = dlq("list", "--status", "exhausted")
     assert only_exhausted.splitlines()[2].split()[:3] == [str(exhausted.pk), "sentiment_analysis", "exhausted"]
     assert "ops_test_message" not in only_exhausted
     assert str(pending.pk) in dlq("list", "--type", "ops_test_message", "--limit", "1")
-    assert dlq("list", "--fingerprint", "nope") == "No dead letters match.\n"
+    assert dlq("list", "--fingerprint", pending.fingerprint[:12]).count("ops_test_message") == 1
 
 
 def test_show_prints_fields_payload_and_history(make_letter):
@@ -131,6 +134,49 @@ def test_replay_by_fingerprint_dry_run_changes_nothing(make_letter, handler):
     assert "Dry run: would replay 2 of 2, skip 0. Nothing was changed." in out
     assert handler.calls == [] and statuses(*group) == ["pending", "pending"]
     assert not AuditRecord.objects.exists()
+
+
+def test_replay_by_the_short_fingerprint_that_list_shows(make_letter, handler):
+    group = [make_letter() for _ in range(2)]
+    other = make_letter(error=TransientError("something else"))
+    short = dlq("list", "--type", "ops_test_message").splitlines()[-1].split()[4]  # the oldest
+    assert short == group[0].fingerprint[:12]
+
+    out = dlq("replay", "--fingerprint", short[:8])
+
+    assert "Replay: 2 resolved, 0 failed, 0 skipped (of 2)" in out
+    assert statuses(*group, other) == ["resolved", "resolved", "pending"]
+
+
+def test_a_fingerprint_prefix_that_matches_nothing_exits_2_and_says_so(make_letter, handler):
+    make_letter()
+    assert dlq_exit("replay", "--fingerprint", "a09fdf7c", "--dry-run") == (
+        2,
+        "no dead letter has a fingerprint starting with a09fdf7c",
+    )
+    assert handler.calls == []
+
+
+def test_an_ambiguous_fingerprint_prefix_exits_2_listing_the_candidates(make_letter, handler):
+    letter = make_letter()
+    DeadLetter.objects.filter(pk=letter.pk).update(fingerprint="a09fdf7c1e2f" + "0" * 52)
+    DeadLetter.objects.create(message_type="x", error_class="E", fingerprint="a09fdf7c99aa" + "0" * 52)
+    code, message = dlq_exit("replay", "--fingerprint", "a09fdf7c")
+    assert code == 2
+    assert message == (
+        "fingerprint prefix a09fdf7c is ambiguous: a09fdf7c1e2f (1 letter), a09fdf7c99aa (1 letter); "
+        "give more characters"
+    )
+    assert handler.calls == []
+    assert dlq("replay", "--fingerprint", "a09fdf7c1e").count("resolved") >= 1
+
+
+def test_a_fingerprint_prefix_shorter_than_8_characters_exits_2(make_letter):
+    letter = make_letter()
+    assert dlq_exit("list", "--fingerprint", letter.fingerprint[:7]) == (
+        2,
+        f"a fingerprint prefix is 8 to 64 hexadecimal characters, not '{letter.fingerprint[:7]}'",
+    )
 
 
 def test_replay_all_with_a_rate(make_letter, handler):
