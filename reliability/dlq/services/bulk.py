@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import structlog
 from django.conf import settings
 from django.db.models import Case, Value, When
 from django.utils import timezone
@@ -18,7 +19,9 @@ from reliability.dlq.exceptions import DeadLetterNotFound, DeadLetterStateError
 from reliability.dlq.models import DeadLetter
 from reliability.dlq.ratelimit import replay_rate_limiter
 from reliability.dlq.selectors import operator_actionable
-from reliability.dlq.services.replay import SYSTEM, ReplayResult, dead_letter_replay
+from reliability.dlq.services.replay import SYSTEM, ReplayResult, dead_letter_replay, past_deadline
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -27,7 +30,8 @@ class BulkResult:
 
     ``planned`` maps each id to what was (or, in a dry run, would be) done: ``replay``,
     ``discard``, ``resolve`` or ``skip: <status>``. ``failed`` lists the ids that were
-    skipped or whose replay did not resolve them.
+    skipped or whose replay did not resolve them; ``unstarted`` those planned for a replay
+    that the deadline left for another run.
     """
 
     action: str
@@ -35,6 +39,7 @@ class BulkResult:
     letter_ids: list[int]
     planned: dict[int, str]
     results: list[ReplayResult] = field(default_factory=list)
+    unstarted: list[int] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -58,6 +63,7 @@ class BulkResult:
             "planned": {str(i): plan for i, plan in self.planned.items()},
             "skipped": self.skipped,
             "failed": self.failed,
+            "unstarted": self.unstarted,
             "results": [{"id": r.letter_id, "outcome": r.outcome, "status": r.status} for r in self.results],
         }
 
@@ -95,12 +101,15 @@ def dead_letter_replay_many(
     channel: str = SYSTEM,
     dry_run: bool = False,
     rate: float | None = None,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> BulkResult:
     """Replay an explicit list of letters, at most ``rate`` per second per type.
 
     Unknown ids refuse the whole action (``DeadLetterNotFound``) before anything runs;
     letters an operator may not act on (``operator_actionable``) are skipped and reported.
+    No replay starts after ``deadline`` (a ``clock()`` time): the rest are ``unstarted``.
     """
     ids, found, planned = _snapshot(letter_ids, action="replay")
     result = BulkResult("replay", dry_run, ids, planned)
@@ -108,11 +117,17 @@ def dead_letter_replay_many(
         return result
     rate = rate if rate is not None else settings.DLQ_REPLAY_RATE_PER_TYPE
     limiter = replay_rate_limiter()
-    for i in ids:
+    for position, i in enumerate(ids):
         if planned[i] != "replay":
             continue
-        while (grant := limiter.take(found[i].message_type, 1, rate)).granted == 0:
+        grant = limiter.take(found[i].message_type, 1, rate)
+        while grant.granted == 0 and not past_deadline(deadline, clock, after=grant.wait):
             sleep(grant.wait)
+            grant = limiter.take(found[i].message_type, 1, rate)
+        if grant.granted == 0 or past_deadline(deadline, clock):
+            result.unstarted = [j for j in ids[position:] if planned[j] == "replay"]
+            log.warning("dead_letter_replay_many_stopped", unstarted=len(result.unstarted), why="deadline")
+            break
         try:
             result.results.append(dead_letter_replay(letter_id=i, actor=actor, channel=channel))
         except DeadLetterStateError as exc:
