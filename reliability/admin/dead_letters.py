@@ -312,14 +312,16 @@ class DeadLetterAdmin(admin.ModelAdmin):
                 for name in ACTIONS
                 if actionable and self._may(request, name)
             ]
-            same = len(dead_letter_ids(fingerprint=letter.fingerprint, actionable=True, limit=MAX_SNAPSHOT + 1))
-            if same and self.has_replay_permission(request):
-                tools.append(
-                    (
-                        f"Replay all with this fingerprint ({same if same <= MAX_SNAPSHOT else f'{MAX_SNAPSHOT}+'})",
-                        self._confirm_url("replay", fingerprint=letter.fingerprint),
+            if self.has_replay_permission(request):
+                same = len(dead_letter_ids(fingerprint=letter.fingerprint, actionable=True, limit=MAX_SNAPSHOT + 1))
+                if same:
+                    shown = same if same <= MAX_SNAPSHOT else f"{MAX_SNAPSHOT}+"
+                    tools.append(
+                        (
+                            f"Replay all with this fingerprint ({shown})",
+                            self._confirm_url("replay", fingerprint=letter.fingerprint),
+                        )
                     )
-                )
             context["dlq_tools"] = tools
         return super().change_view(request, object_id, form_url, extra_context=context)
 
