@@ -39,10 +39,9 @@ def audit_record(
     reason: str = "",
     detail: dict[str, Any] | None = None,
 ) -> AuditRecord:
-    """Write one audit row. ``actor`` is a user, or the OS user's name for a shell command.
+    """Write one audit row. ``actor`` is a user, or None for a shell command.
 
     ``channel`` says which door the action came through: ``admin``, ``api`` or ``cli``.
-    ``action`` is ``<target_type>.<verb>``: ``dead_letter.replay``, ``dead_letter.discard``.
     """
     user = actor if getattr(actor, "is_authenticated", False) else None
     return AuditRecord.objects.create(
