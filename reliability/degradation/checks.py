@@ -1,0 +1,23 @@
+"""System checks: a rule or feature table that names an unknown level or condition stops start-up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+from reliability.degradation.config import table_problems
+
+
+@register()
+def check_degradation_tables(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    problems = [
+        Error(problem, id="reliability.E201")
+        for problem in table_problems("DEGRADATION_RULES", settings.DEGRADATION_RULES, keys_are_conditions=True)
+    ]
+    problems += [
+        Error(problem, id="reliability.E202")
+        for problem in table_problems("DEGRADATION_FEATURES", settings.DEGRADATION_FEATURES, keys_are_conditions=False)
+    ]
+    return problems
