@@ -37,7 +37,7 @@ LEVEL_NAMES = tuple(level.slug for level in DegradationLevel)
 VALID_LEVELS_TEXT = ", ".join(LEVEL_NAMES)
 # An override longer than this is a mistake (a unit typed wrong), not a plan.
 MAX_OVERRIDE_SECONDS = 30 * 24 * 3600
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*$", re.IGNORECASE | re.ASCII)
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -72,7 +72,10 @@ def duration_parse(value: Any) -> float:
     if isinstance(value, bool):
         seconds = None
     elif isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond any float
+            seconds = None
     elif isinstance(value, str):
         match = _DURATION.match(value)
         if match:
