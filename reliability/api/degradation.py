@@ -28,6 +28,7 @@ from reliability.api.serializers import (
 )
 from reliability.degradation.selectors import degradation_events_recent, degradation_status
 from reliability.degradation.services import degradation_clear, degradation_set_level
+from reliability.degradation.state import LevelState
 
 EVENTS_SHOWN = 20
 SET_LEVEL = "reliability.set_degradation_level"
@@ -49,8 +50,8 @@ def request_input(request: Request) -> dict[str, Any]:
     return data
 
 
-def _report() -> dict[str, Any]:
-    return {"degradation": degradation_status(), "events": degradation_events_recent(limit=EVENTS_SHOWN)}
+def _report(state: LevelState | None = None) -> dict[str, Any]:
+    return {"degradation": degradation_status(state=state), "events": degradation_events_recent(limit=EVENTS_SHOWN)}
 
 
 class DegradationView(OpsAPIView):
@@ -81,8 +82,8 @@ class DegradationSetLevelView(OpsAPIView):
     def post(self, request: Request) -> Response:
         body = DegradationSetLevelSerializer(data=request_input(request))
         body.is_valid(raise_exception=True)
-        degradation_set_level(**body.validated_data, actor=request.user, channel="api")
-        return Response(DegradationReportSerializer(_report()).data)
+        state = degradation_set_level(**body.validated_data, actor=request.user, channel="api")
+        return Response(DegradationReportSerializer(_report(state)).data)
 
 
 class DegradationClearView(OpsAPIView):
@@ -99,5 +100,5 @@ class DegradationClearView(OpsAPIView):
     def post(self, request: Request) -> Response:
         body = DegradationClearSerializer(data=request_input(request))
         body.is_valid(raise_exception=True)
-        degradation_clear(reason=body.validated_data["reason"], actor=request.user, channel="api")
-        return Response(DegradationReportSerializer(_report()).data)
+        state = degradation_clear(reason=body.validated_data["reason"], actor=request.user, channel="api")
+        return Response(DegradationReportSerializer(_report(state)).data)

@@ -44,8 +44,14 @@ def degradation_state_now() -> tuple[LevelState, bool]:
     return state.effective(time.time()), not answered
 
 
-def degradation_status() -> DegradationStatus:
-    state, stale = degradation_state_now()
+def degradation_status(*, state: LevelState | None = None) -> DegradationStatus:
+    """The status every door shows: of the shared state now, or of ``state`` (what a
+    service just wrote, so its door answers with it)."""
+    stale = False
+    if state is None:
+        state, stale = degradation_state_now()
+    else:
+        state = state.effective(time.time())
     return DegradationStatus(
         level=level_name(state.level),
         level_value=int(state.level),

@@ -163,7 +163,7 @@ def degradation_set_level(
         )
         return new, Change(current.level, int(target), OPERATOR, reason, at, label, expires_at)
 
-    detail = {"level": target.slug, "expires_at": to_datetime(expires_at).isoformat() if expires_at else None}
+    detail = {"expires_at": to_datetime(expires_at).isoformat() if expires_at else None}
     return _change(advance, actor=actor, channel=channel, audit=("degradation.set_level", reason, detail))
 
 
@@ -210,7 +210,7 @@ def _change(
             state, change = advance(previous)
             store.row_apply(row, state)
             event = _event_create(change, state, actor=actor) if change is not None else None
-            if audit is not None:
+            if audit is not None and change is not None:
                 action, reason, detail = audit
                 audit_record(
                     actor=actor,
@@ -219,7 +219,11 @@ def _change(
                     target_type=TARGET_TYPE,
                     target_id=TARGET_ID,
                     reason=reason,
-                    detail={"from_level": level_name(change.from_level), **detail} if change else detail,
+                    detail={
+                        "from_level": level_name(change.from_level),
+                        "to_level": level_name(change.to_level),
+                        **detail,
+                    },
                 )
             transaction.on_commit(lambda: _after(state, change, event.pk if event else None))
     except DatabaseError as exc:

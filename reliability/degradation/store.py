@@ -205,7 +205,7 @@ class LevelView:
     def forget(self) -> None:
         """Drop the copy: the next read asks the shared store (tests; a fork)."""
         self.state = LevelState()
-        self.stale = True
+        self.stale = False  # True once a refresh found neither store answering
         self.refreshed_at: float | None = None
         self._level = int(self.state.level)
         self._switch_at = math.inf
@@ -248,7 +248,8 @@ class LevelView:
             if state is not None:
                 self._apply(state, now)
             if self.stale != (not answered):
-                logger.warning("degradation_state_stale" if not answered else "degradation_state_fresh_again")
+                log = logger.warning if not answered else logger.info
+                log("degradation_state_stale" if not answered else "degradation_state_readable_again")
             self.stale = not answered
             self.refreshed_at = self._wall() if answered else self.refreshed_at
             self._fresh_until = self._monotonic() + self.refresh_interval

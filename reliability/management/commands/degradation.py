@@ -20,6 +20,7 @@ from reliability.degradation.services import (
     degradation_set_level,
     reason_check,
 )
+from reliability.degradation.state import LevelState
 from reliability.management.base import CHANNEL, OperatorCommand, os_user
 
 BAD_ARGUMENTS = 2
@@ -51,8 +52,7 @@ class Command(OperatorCommand):
             self._show()
             return
         if command == "evaluate":
-            degradation_evaluate()
-            self._show()
+            self._show(degradation_evaluate())
             return
         try:
             reason = reason_check(options["reason"])
@@ -67,17 +67,20 @@ class Command(OperatorCommand):
             state = degradation_set_level(
                 level=level, reason=reason, expires_in=seconds, actor=os_user(), channel=CHANNEL
             )
-            until = f" until {_when(degradation_status()['expires_at'])}" if state.expires_at else " until cleared"
+            expires = degradation_status(state=state)["expires_at"]
+            until = f" until {_when(expires)}" if expires else " until cleared"
             self.stdout.write(self.style.SUCCESS(f"degradation level set to {level.slug}{until}"))
             return
         try:
-            degradation_clear(reason=reason, actor=os_user(), channel=CHANNEL)
+            state = degradation_clear(reason=reason, actor=os_user(), channel=CHANNEL)
         except DegradationActionRefused as exc:
             raise CommandError(str(exc), returncode=REFUSED) from None
-        self.stdout.write(self.style.SUCCESS(f"override cleared: level {degradation_status()['level']} (auto)"))
+        self.stdout.write(
+            self.style.SUCCESS(f"override cleared: level {degradation_status(state=state)['level']} (auto)")
+        )
 
-    def _show(self) -> None:
-        status = degradation_status()
+    def _show(self, state: LevelState | None = None) -> None:
+        status = degradation_status(state=state)
         lines = [
             f"level        {status['level']} ({status['level_value']})",
             f"source       {status['source']}" + (f" ({status['set_by']})" if status["set_by"] else ""),

@@ -1,0 +1,37 @@
+"""Shared state of the degradation tests: a fresh Redis, breaker registry, health cache and state copy."""
+
+from __future__ import annotations
+
+import pytest
+
+from health.checks import clear_cache
+from reliability.breaker.breaker import forget_circuit_breakers
+from reliability.degradation.store import view
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state(redis_client, settings):
+    # The published state and the breakers live in Redis, which outlives the rolled-back transaction.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    forget_circuit_breakers()
+    clear_cache()
+    view.forget()
+    yield
+    forget_circuit_breakers()
+    view.forget()
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Run what the code does after its commit (publish, count, log, signal) inside the test's transaction."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def operator(operator_factory):
+    return operator_factory("view_degradationstate", "set_degradation_level")
+
+
+@pytest.fixture
+def viewer(operator_factory):
+    return operator_factory("view_degradationstate", username="viewer")
