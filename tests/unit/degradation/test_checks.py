@@ -46,3 +46,10 @@ def test_tables_that_are_not_objects_are_refused(settings):
         "DEGRADATION_RULES must be an object of name -> level, not list",
         "DEGRADATION_FEATURES must be an object of name -> level, not str",
     ]
+
+
+def test_canned_replies_need_texts_and_a_default(settings):
+    assert messages(settings, DEGRADATION_CANNED_REPLIES={"greeting": "Hi"}) == [
+        ("reliability.E203", "DEGRADATION_CANNED_REPLIES needs a 'default' reply for kinds it does not name")
+    ]
+    assert [i for i, _ in messages(settings, DEGRADATION_CANNED_REPLIES={"default": ""})] == ["reliability.E203"]
