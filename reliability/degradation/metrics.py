@@ -7,6 +7,7 @@ changes and fallback answers are counted in the process that made them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 import structlog
@@ -56,8 +57,6 @@ class DegradationLevelCollector(Collector):
     """``system_degradation_level`` (0 normal ... 4 critical) and its source, from the shared store."""
 
     def collect(self) -> Iterable[Metric]:
-        import time
-
         from reliability.degradation.store import state_read_shared
 
         try:

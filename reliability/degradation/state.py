@@ -115,11 +115,13 @@ def auto_step(state: LevelState, *, wanted: int, causes: list[str], now: float, 
     since = state.step_down_since if state.step_down_since is not None else now
     lower = wanted if state.step_down_level is None else max(state.step_down_level, wanted)
     if now - since >= step_down_seconds and math.isfinite(step_down_seconds):
-        held = DegradationLevel(lower).slug
+        waited = f"stepped down after {now - since:.0f} s"
+        if lower != wanted:
+            waited += f" to {DegradationLevel(lower).slug}, the highest level asked for meanwhile"
         return replace(
             state,
             auto_level=lower,
-            auto_reason=f"{reason if lower == wanted else held + ' held'} (stepped down after {now - since:.0f} s)",
+            auto_reason=f"{reason} ({waited})",
             step_down_level=None,
             step_down_since=None,
         )

@@ -108,6 +108,12 @@ def level_at(events, moment: float) -> str:
     return level
 
 
+def states_between(events, start: float, end: float) -> list[tuple[str, ...]]:
+    """What an observer saw from ``start`` to ``end``: the state in force at ``start`` and each change after."""
+    before = [seen for at, seen in events if at <= start]
+    return before[-1:] + [seen for at, seen in events if start < at < end]
+
+
 def history() -> list[tuple[int, int, str]]:
     return [(e.from_level, e.to_level, e.source) for e in DegradationEvent.objects.order_by("id")]
 
@@ -183,8 +189,9 @@ def test_redis_stopped_under_a_running_monitor_raises_the_level_and_redis_back_l
     for events in seen.values():
         severe = first(events, after=stopped_at, where=lambda s: s[0] == "severe")
         assert severe is not None and severe - stopped_at < interval + 1.0 + 1.0 + 1.0, events
-        during = [s for at, s in events if stopped_at + 1.5 < at < restarting_at]
+        during = states_between(events, stopped_at + 1.5, restarting_at)
         assert during and all(s[1:] == ("local", "memory", "ok") for s in during), events
+        assert level_at(events, restarting_at) == "severe", events
         normal = first(events, after=back_at, where=lambda s: s[0] == "normal")
         assert normal is not None and normal - back_at >= hold - 0.5, events
         assert events[-1][1] == ("normal", "shared", "redis", "ok"), events

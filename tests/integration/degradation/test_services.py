@@ -233,3 +233,23 @@ def test_a_newer_state_in_redis_wins_over_the_row_and_its_changes_reach_the_hist
     late = DegradationEvent.objects.order_by("id").first()
     assert (late.from_level, late.to_level, late.source) == (0, 4, "auto")
     assert "recorded late" in late.reason
+
+
+def test_the_monitor_is_seeded_as_an_editable_periodic_task_every_30_seconds():
+    from django_celery_beat.models import PeriodicTask
+
+    job = PeriodicTask.objects.get(name="Re-evaluate the degradation level")
+    assert (job.task, job.enabled, job.expire_seconds) == ("monitor_degradation_level", True, 30)
+    assert (job.interval.every, job.interval.period) == (30, "seconds")
+
+
+def test_the_beat_task_evaluates_under_the_maintenance_lock(committed, superuser):
+    from django.core.cache import cache
+
+    from reliability.tasks import monitor_degradation_level
+
+    breaker_force_open(name="green_api", actor=superuser, channel="admin")
+    with committed():
+        assert monitor_degradation_level() == {"skipped": False, "level": "moderate", "source": "auto"}
+    with cache.lock("dlq:job-lock:degradation_monitor", timeout=10):  # another run holds it
+        assert monitor_degradation_level() == {"skipped": True}
