@@ -152,13 +152,15 @@ def test_redis_stopped_under_a_running_monitor_raises_the_level_and_redis_back_l
     (read from the database row), breakers keep admitting calls on per-process state and the
     cache answers from memory. Redis back: both return to Redis, and the level steps down
     once the hold time has passed."""
-    interval, hold = 1.0, 4.0
+    interval, hold, check_timeout = 1.0, 4.0, 1.0
+    # What a loaded 2-core machine adds to a run of the monitor (the checks, the writes).
+    slack = 1.5
     server = RedisServer().start()
     try:
         env = {
             "MONITOR_INTERVAL": str(interval),
             "DEGRADATION_STEP_DOWN_SECONDS": str(hold),
-            "HEALTH_CHECK_TIMEOUT": "1.0",
+            "HEALTH_CHECK_TIMEOUT": str(check_timeout),
         }
         processes.start("monitor", 1, redis_url=server.url, seconds=20, **env)
         processes.start("observe", 2, redis_url=server.url, seconds=16, **env)
@@ -179,16 +181,19 @@ def test_redis_stopped_under_a_running_monitor_raises_the_level_and_redis_back_l
     raised, lowered = DegradationEvent.objects.order_by("id")
     assert raised.reason == "redis_down"
     # Within one monitor interval, plus the health check's own timeout.
-    assert raised.created_at.timestamp() - stopped_at < interval + 1.0 + 1.0
+    rose_after = raised.created_at.timestamp() - stopped_at
+    assert rose_after < interval + check_timeout + slack, rose_after
     # Not before the hold time after Redis answered again, nor much later.
-    assert hold - 0.5 <= lowered.created_at.timestamp() - back_at < hold + interval + 2.0
+    fell_after = lowered.created_at.timestamp() - back_at
+    assert hold - 0.5 <= fell_after < hold + interval + check_timeout + slack, fell_after
     assert "stepped down after" in lowered.reason
 
     seen = processes.seen()
     assert len(seen) == 2
     for events in seen.values():
         severe = first(events, after=stopped_at, where=lambda s: s[0] == "severe")
-        assert severe is not None and severe - stopped_at < interval + 1.0 + 1.0 + 1.0, events
+        # ... and every process reads it within the second its copy may be old.
+        assert severe is not None and severe - stopped_at < interval + check_timeout + slack + 1.0, events
         during = states_between(events, stopped_at + 1.5, restarting_at)
         assert during and all(s[1:] == ("local", "memory", "ok") for s in during), events
         assert level_at(events, restarting_at) == "severe", events
@@ -196,7 +201,7 @@ def test_redis_stopped_under_a_running_monitor_raises_the_level_and_redis_back_l
         assert normal is not None and normal - back_at >= hold - 0.5, events
         assert events[-1][1] == ("normal", "shared", "redis", "ok"), events
         shared_again = first(events, after=back_at, where=lambda s: s[1] == "shared")
-        assert shared_again is not None and shared_again - back_at < 2.5, events
+        assert shared_again is not None and shared_again - back_at < 1.0 + slack, events
     # The breaker kept admitting calls throughout and its state is in Redis again.
     assert int(processes.coord.get("rejected") or 0) == 0
     assert int(processes.coord.get("admitted")) > 300
