@@ -9,6 +9,7 @@ from the ops API or the command.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
@@ -40,6 +41,10 @@ from reliability.degradation.store import state_row
 HISTORY_LIMIT = 50
 SET_LEVEL = "reliability.set_degradation_level"
 MET = {True: "holds", False: "no", None: "unknown"}
+
+
+def _when(value: dt.datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S} UTC" if value is not None else "-"
 
 
 class SetLevelForm(forms.Form):
@@ -141,22 +146,24 @@ class DegradationStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return self._status(obj)["reason"] or "-"
 
     @admin.display(description="since")
-    def live_since(self, obj: DegradationState) -> Any:
-        return self._status(obj)["since"] or "-"
+    def live_since(self, obj: DegradationState) -> str:
+        return _when(self._status(obj)["since"])
 
     @admin.display(description="override ends")
-    def live_expires_at(self, obj: DegradationState) -> Any:
+    def live_expires_at(self, obj: DegradationState) -> str:
         status = self._status(obj)
         if status["source"] != "operator":
             return "-"
-        return status["expires_at"] or "when cleared"
+        return _when(status["expires_at"]) if status["expires_at"] else "when cleared"
 
     @admin.display(description="rules say")
     def live_auto_level(self, obj: DegradationState) -> str:
         status = self._status(obj)
         text = f"{status['auto_level']} ({status['auto_reason'] or '-'})"
         if status["step_down_level"] is not None:
-            text += f"; stepping down to {status['step_down_level']} (asked for since {status['step_down_since']})"
+            text += (
+                f"; stepping down to {status['step_down_level']} (asked for since {_when(status['step_down_since'])})"
+            )
         return text
 
     @admin.display(description="conditions seen")
@@ -183,8 +190,9 @@ class DegradationStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return format_html("<table><tr><th>feature</th><th>runs</th></tr>{}</table>", rows)
 
     @admin.display(description="last evaluated")
-    def live_evaluated_at(self, obj: DegradationState) -> Any:
-        return self._status(obj)["evaluated_at"] or "never"
+    def live_evaluated_at(self, obj: DegradationState) -> str:
+        evaluated = self._status(obj)["evaluated_at"]
+        return _when(evaluated) if evaluated else "never"
 
     # --- pages ----------------------------------------------------------------------------
 
@@ -247,7 +255,8 @@ class DegradationStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 target=level,
                 turned_off=[name for name, on in then_on.items() if not on and now_on.get(name, False)],
                 turned_on=[name for name, on in then_on.items() if on and not now_on.get(name, True)],
-                seconds=seconds,
+                duration=form.data.get("expires_in", "").strip(),
+                ends_at=_when(dt.datetime.now(tz=dt.UTC) + dt.timedelta(seconds=seconds)) if seconds else None,
             )
             return TemplateResponse(request, "admin/reliability/degradationstate/set_level.html", context)
         degradation_set_level(level=level, reason=reason, expires_in=seconds, actor=request.user, channel="admin")

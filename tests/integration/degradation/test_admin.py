@@ -41,6 +41,7 @@ def test_setting_the_level_shows_a_confirmation_first_then_sets_it(logged_in, co
     page = confirm.content.decode()
     assert "Set the level to severe: are you sure?" in page
     assert "These features stop: ai_sentiment, auto_replies, outbound_sending, reports." in page
+    assert "for 30m (until about 20" in page
     assert DegradationEvent.objects.count() == 0
     with committed():
         done = logged_in.post(SET, {**form, "confirmed": "yes"}, follow=True)
