@@ -7,3 +7,6 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         from messaging import metrics  # noqa: F401 - every series is declared before the first scrape
+        from messaging.dlq import register_dead_letter_handlers
+
+        register_dead_letter_handlers()
