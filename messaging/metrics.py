@@ -12,6 +12,18 @@ from prometheus_client import Counter, Histogram
 
 from messaging.models import WebhookType
 
+# Seed name. service: the dependency a fallback stood in for (deepseek); reason: why
+# (circuit_open, failed, not_allowed). Both come from short fixed lists.
+fallback_usage = Counter(
+    "fallback_usage_total",
+    "Answers given by a local fallback instead of a dependency, by service and reason.",
+    ["service", "reason"],
+)
+FALLBACK_REASONS = ("circuit_open", "failed", "not_allowed")
+# Declared with every series at 0, so dashboards see the rate before the first fallback.
+for _reason in FALLBACK_REASONS:
+    fallback_usage.labels(service="deepseek", reason=_reason)
+
 webhooks_received = Counter(
     "messaging_webhooks_received_total",
     "Green API events received (webhook or poll), by typeWebhook (other: undocumented types, unknown: "

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from messaging.clients.green_api import get_green_api_client
 from messaging.models import InstanceEventKind, InstanceStateEvent, WebhookEvent, WebhookType
+from reliability.redaction import redact_text
 
 
 def instance_event_record(*, event: WebhookEvent) -> InstanceStateEvent:
@@ -48,8 +54,6 @@ def green_api_state_read() -> dict[str, Any]:
     error is stored as ``{"error"}`` and raised again as ``RuntimeError``). Without a
     working cache every call asks Green API, still bounded by the health report's own cache.
     """
-    from django.core.cache import cache
-
     try:
         open_gate = cache.add(STATE_GATE_KEY, 1, timeout=STATE_MIN_INTERVAL)
         last = None if open_gate else cache.get(STATE_KEY)
@@ -67,11 +71,6 @@ def green_api_state_read() -> dict[str, Any]:
 
 
 def _state_ask() -> dict[str, Any]:
-    from django.utils import timezone
-
-    from messaging.clients.green_api import get_green_api_client
-    from reliability.redaction import redact_text
-
     checked_at = timezone.now().isoformat(timespec="seconds")
     try:
         with get_green_api_client() as client:
@@ -109,8 +108,6 @@ class SettingsChanges:
 
 def green_api_settings_changes(*, current: dict[str, Any], webhook_url: str) -> SettingsChanges:
     """The settings that differ from what this service needs (webhook URL and token, switches on)."""
-    from django.conf import settings
-
     desired: dict[str, Any] = {"webhookUrl": webhook_url, "webhookUrlToken": settings.GREEN_API_WEBHOOK_TOKEN}
     desired.update(dict.fromkeys(WEBHOOK_SWITCHES, "yes"))
     current = current if isinstance(current, dict) else {}

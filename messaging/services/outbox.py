@@ -36,6 +36,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from messaging import metrics
+from messaging.clients.errors import SendOutcomeUnknown
+from messaging.clients.green_api import get_green_api_client
+from messaging.clients.validation import chat_id_normalize, message_text_validate
 from messaging.models import OutboundMessage, OutboundStatus, WebhookEvent, WebhookType
 from messaging.services.dispatch import SEND_TASK, task_enqueue
 from reliability.errors import TRANSIENT_ERRORS, CircuitOpenError, PermanentError, RateLimited
@@ -91,8 +94,12 @@ def outbound_create(
     """Write an outbox row and send it after commit; the same ``idempotency_key`` returns the first row.
 
     Call it inside the transaction of the change that causes the message, so that the
-    row exists exactly when that change does.
+    row exists exactly when that change does. The recipient is normalised to a chatId and
+    the text checked against Green API's limits first (``InvalidRequest`` otherwise), so
+    reconciliation compares what Green API will echo.
     """
+    chat_id = chat_id_normalize(chat_id)
+    text = message_text_validate(text)
     if idempotency_key:
         existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -184,9 +191,6 @@ def outbound_send(*, outbound_id: int, in_dead_letter: bool = False) -> SendAtte
     ``in_dead_letter``: the call comes from a dead letter replay, which has no Celery
     retry behind it: a row that is not sent goes back to ``failed`` for the letter.
     """
-    from messaging.clients.errors import SendOutcomeUnknown
-    from messaging.clients.green_api import get_green_api_client
-
     now = timezone.now()
     row = _claim(outbound_id, now)
     if row is None:

@@ -23,8 +23,10 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from messaging import metrics
+from messaging.clients.errors import InvalidRequest
 from messaging.models import OutboundMessage, ProcessingStatus, SentimentResult, Trigger, WebhookEvent, WebhookType
 from messaging.selectors import trigger_candidates
+from messaging.sentiment import sentiment_analyze
 from messaging.services.events import webhook_event_acts_on
 from messaging.services.instance import instance_event_record
 from messaging.services.outbox import outbound_create, outbound_status_apply
@@ -78,8 +80,6 @@ def _record_failure(event_id: int, error: BaseException) -> None:
 
 
 def _process_incoming(event: WebhookEvent) -> str:
-    from messaging.sentiment import sentiment_analyze
-
     sentiment = sentiment_analyze(text=event.text)
     matching = triggers_matching(
         rules=trigger_candidates(), text=event.text, chat_id=event.chat_id, sentiment_label=sentiment.label
@@ -119,13 +119,17 @@ def _reply(event: WebhookEvent, matching: list[Trigger], label: str) -> Outbound
             continue  # a template of placeholders that all rendered empty: nothing to send
         if not trigger_claim_cooldown(trigger=trigger, chat_id=event.chat_id, inbound=event, now=now):
             continue
-        return outbound_create(
-            chat_id=event.chat_id,
-            text=text,
-            inbound=event,
-            trigger=trigger,
-            idempotency_key=f"inbound:{event.pk}:trigger:{trigger.pk}",
-        )
+        try:
+            return outbound_create(
+                chat_id=event.chat_id,
+                text=text,
+                inbound=event,
+                trigger=trigger,
+                idempotency_key=f"inbound:{event.pk}:trigger:{trigger.pk}",
+            )
+        except InvalidRequest as exc:  # a chat Green API cannot send to; the next trigger cannot either
+            log.warning("trigger_reply_refused", event_id=event.pk, trigger_id=trigger.pk, reason=str(exc))
+            return None
     return None
 
 

@@ -30,6 +30,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from messaging import metrics
+from messaging.clients.green_api import get_green_api_client
 from messaging.models import OutboundMessage, OutboundStatus, WebhookEvent, WebhookType
 from messaging.payloads import JournalEntry, journal_text
 from messaging.services.dispatch import SEND_TASK, task_enqueue
@@ -173,7 +174,6 @@ def outbox_reconcile_unknown(*, limit: int) -> dict[str, int]:
     is left after the stored webhooks. When that call fails nothing is decided: the
     rows wait for the next sweep.
     """
-    from messaging.clients.green_api import get_green_api_client
 
     stats = {"found": 0, "absent": 0, "waiting": 0, "journal_calls": 0}
     ids = list(

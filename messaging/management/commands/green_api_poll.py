@@ -17,6 +17,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.db import close_old_connections
 
+from messaging.clients.green_api import get_green_api_client
 from messaging.services.ingest import WebhookRejected, notification_ingest
 from reliability.errors import ReliabilityError
 from reliability.management.base import OperatorCommand
@@ -35,8 +36,6 @@ class Command(OperatorCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from messaging.clients.green_api import get_green_api_client
-
         receive_timeout = options["receive_timeout"]
         if not 5 <= receive_timeout <= 60:
             raise CommandError("--receive-timeout must be between 5 and 60 seconds", returncode=BAD_ARGUMENTS)

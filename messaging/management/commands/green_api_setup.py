@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
+from messaging.clients.green_api import get_green_api_client
 from messaging.services.instance import green_api_settings_changes
 from reliability.errors import ReliabilityError
 from reliability.management.base import OperatorCommand
@@ -30,8 +31,6 @@ class Command(OperatorCommand):
         parser.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from messaging.clients.green_api import get_green_api_client
-
         url = options["webhook_url"] or settings.GREEN_API_WEBHOOK_URL
         if not url:
             raise CommandError(
