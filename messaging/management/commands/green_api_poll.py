@@ -44,7 +44,6 @@ class Command(OperatorCommand):
         try:
             with get_green_api_client() as client:
                 while True:
-                    close_old_connections()
                     try:
                         handled = self._poll_one(client, receive_timeout)
                     except ReliabilityError as exc:
@@ -59,6 +58,8 @@ class Command(OperatorCommand):
                         if not handled:
                             self.stdout.write("no notification waiting")
                         return
+                    # A long-running loop: drop a database connection that went stale meanwhile.
+                    close_old_connections()
         except KeyboardInterrupt:
             self.stdout.write("stopped")
 
