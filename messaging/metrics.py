@@ -56,6 +56,19 @@ reply_latency = Histogram(
 
 _KNOWN_TYPES = frozenset(WebhookType.values)
 
+# Declared with their series at 0, so dashboards and alerts see them before the first event.
+for _outcome in ("sent", "retry", "deferred", "rejected", "exhausted", "unknown"):
+    send_attempts.labels(outcome=_outcome)
+for _source in ("deepseek", "fallback"):
+    sentiment_results.labels(source=_source)
+for _method, _outcome in (("webhook", "found"), ("journal", "found"), ("journal", "absent")):
+    reconciliations.labels(method=_method, outcome=_outcome)
+for _type in (WebhookType.INCOMING_MESSAGE, WebhookType.OUTGOING_MESSAGE_STATUS, WebhookType.OUTGOING_API_MESSAGE):
+    for _outcome in ("stored", "duplicate"):
+        webhooks_received.labels(type_webhook=_type, outcome=_outcome)
+for _outcome in ("unauthorized", "too_large", "invalid"):
+    webhooks_received.labels(type_webhook="unknown", outcome=_outcome)
+
 
 def webhook_type_label(type_webhook: str) -> str:
     """The metric label of a typeWebhook: documented values as they are, anything else "other"."""
