@@ -92,7 +92,9 @@ def test_every_configuration_variable_is_read_and_documented():
 
 def test_every_metric_named_is_exported():
     source = "\n".join(
-        path.read_text() for folder in ("reliability", "health", "config", "messaging") for path in (ROOT / folder).rglob("*.py")
+        path.read_text()
+        for folder in ("reliability", "health", "config", "messaging")
+        for path in (ROOT / folder).rglob("*.py")
     )
     named = set(re.findall(r"`([a-z]+(?:_[a-z]+)+)`", section("Metrics")))
     assert "circuit_breaker_state" in named
