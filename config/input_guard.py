@@ -15,6 +15,7 @@ API's JSON parser), which also refuses NaN and Infinity, nesting deeper than
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -98,6 +99,23 @@ def _refuse_constant(name: str) -> Any:
     raise UnsafeJSON(f"{name} is not valid JSON; send a number or null")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses as inf, which no database column holds
+        raise UnsafeJSON(f"the number {text[:40]} is too large")
+    return value
+
+
+def json_loads_finite(text: str | bytes) -> Any:
+    """``json.loads`` that refuses NaN, Infinity and numbers beyond a float, and turns a
+    document nested too deep for the parser into ``UnsafeJSON``. Every door that reads
+    JSON from outside (API, webhook, the clients' answers) parses through this."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise UnsafeJSON(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+
+
 def _check_parsed(value: Any) -> None:
     # Iterative, so checking a deep document cannot itself run out of stack.
     stack: list[tuple[Any, int]] = [(value, 0)]
@@ -119,12 +137,9 @@ def _check_parsed(value: Any) -> None:
 def json_loads_strict(text: str | bytes) -> Any:
     """``json.loads`` for untrusted input: every problem is a ``ValueError`` with a message.
 
-    Refuses NaN/Infinity, nesting deeper than ``MAX_JSON_DEPTH`` (a deep document that
+    Refuses what ``json_loads_finite`` refuses, nesting deeper than ``MAX_JSON_DEPTH`` (a deep document that
     would exhaust the parser's recursion is refused the same way) and NUL characters.
     """
-    try:
-        value = json.loads(text, parse_constant=_refuse_constant)
-    except RecursionError:
-        raise UnsafeJSON(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    value = json_loads_finite(text)
     _check_parsed(value)
     return value

@@ -37,6 +37,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from config.input_guard import MAX_JSON_DEPTH as MAX_DEPTH
+from config.input_guard import json_loads_finite
 from messaging import metrics
 from messaging.models import MESSAGE_TYPES, ProcessingStatus, ReceivedVia, WebhookEvent, WebhookType
 from messaging.payloads import WebhookBody, message_text
@@ -72,23 +73,12 @@ class IngestResult:
 # --- parsing and cleaning -----------------------------------------------------------
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:40]} is out of range")
-    return value
-
-
 def webhook_body_parse(*, raw: bytes) -> dict[str, Any]:
     """The JSON object in ``raw``; ``WebhookRejected`` (400) with a readable reason otherwise.
 
     The API's ``config.input_guard.json_loads_strict`` refuses NUL; a webhook must not (see
-    the module's docstring), so it is parsed here, to the same depth limit, and numbers
-    too large for a float (``1e999``) are refused as well as NaN and Infinity.
+    the module's docstring): it is parsed by ``json_loads_finite`` (no NaN, Infinity or
+    ``1e999``) and cleaned here, to the same depth limit.
     """
     try:
         return _parse_object(raw)
@@ -103,10 +93,8 @@ def _parse_object(raw: bytes) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise _invalid("the body is not UTF-8") from None
     try:
-        body = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except RecursionError:
-        raise _invalid(f"JSON nested deeper than {MAX_DEPTH} levels") from None
-    except ValueError as exc:  # JSONDecodeError, and the hooks above
+        body = json_loads_finite(text)
+    except ValueError as exc:  # JSONDecodeError, UnsafeJSON
         raise _invalid(f"not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise _invalid("the body must be a JSON object")

@@ -28,6 +28,8 @@ def test_documents_up_to_the_depth_limit_parse():
         ('{"timeout": NaN}', "NaN is not valid JSON"),
         ("[Infinity]", "Infinity is not valid JSON"),
         ("-Infinity", "-Infinity is not valid JSON"),
+        ('{"score": 1e999}', "too large"),
+        ("[-1e400]", "too large"),
         ('{"a": ', "Expecting value"),
     ],
 )
