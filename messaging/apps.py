@@ -6,4 +6,10 @@ class MessagingConfig(AppConfig):
     verbose_name = "Messaging"
 
     def ready(self) -> None:
-        from messaging import metrics  # noqa: F401 - every series is declared before the first scrape
+        from messaging import (
+            checks,  # noqa: F401 - registers the system checks
+            metrics,  # noqa: F401 - every series is declared before the first scrape
+        )
+        from messaging.dlq import register_dead_letter_handlers
+
+        register_dead_letter_handlers()

@@ -12,6 +12,18 @@ from prometheus_client import Counter, Histogram
 
 from messaging.models import WebhookType
 
+# Seed name. service: the dependency a fallback stood in for (deepseek); reason: why
+# (circuit_open, failed, not_allowed). Both come from short fixed lists.
+fallback_usage = Counter(
+    "fallback_usage_total",
+    "Answers given by a local fallback instead of a dependency, by service and reason.",
+    ["service", "reason"],
+)
+FALLBACK_REASONS = ("circuit_open", "failed", "not_allowed")
+# Declared with every series at 0, so dashboards see the rate before the first fallback.
+for _reason in FALLBACK_REASONS:
+    fallback_usage.labels(service="deepseek", reason=_reason)
+
 webhooks_received = Counter(
     "messaging_webhooks_received_total",
     "Green API events received (webhook or poll), by typeWebhook (other: undocumented types, unknown: "
@@ -43,6 +55,19 @@ reply_latency = Histogram(
 )
 
 _KNOWN_TYPES = frozenset(WebhookType.values)
+
+# Declared with their series at 0, so dashboards and alerts see them before the first event.
+for _outcome in ("sent", "retry", "deferred", "rejected", "exhausted", "unknown"):
+    send_attempts.labels(outcome=_outcome)
+for _source in ("deepseek", "fallback"):
+    sentiment_results.labels(source=_source)
+for _method, _outcome in (("webhook", "found"), ("journal", "found"), ("journal", "absent")):
+    reconciliations.labels(method=_method, outcome=_outcome)
+for _type in (WebhookType.INCOMING_MESSAGE, WebhookType.OUTGOING_MESSAGE_STATUS, WebhookType.OUTGOING_API_MESSAGE):
+    for _outcome in ("stored", "duplicate"):
+        webhooks_received.labels(type_webhook=_type, outcome=_outcome)
+for _outcome in ("unauthorized", "too_large", "invalid"):
+    webhooks_received.labels(type_webhook="unknown", outcome=_outcome)
 
 
 def webhook_type_label(type_webhook: str) -> str:

@@ -41,7 +41,9 @@ def audit_record(
 ) -> AuditRecord:
     """Write one audit row. ``actor`` is a user, or None for a shell command.
 
-    ``channel`` says which door the action came through: ``admin``, ``api`` or ``cli``.
+    ``channel`` says which door the action came through: ``admin``, ``api``, ``cli``, or
+    ``code`` (the seed's ``cb.reset()``). ``action`` is ``<target>.<verb>``, as in
+    ``circuit_breaker.reset`` or ``dead_letter.replay``.
     """
     user = actor if getattr(actor, "is_authenticated", False) else None
     name = user.get_username() if user is not None else (actor or "system")

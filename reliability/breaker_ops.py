@@ -19,10 +19,12 @@ from reliability.breaker.models import BreakerState, CircuitBreaker
 from reliability.breaker.persistence import ensure_row
 from reliability.breaker.selectors import BreakerSnapshot, breaker_names, breaker_snapshot
 from reliability.breaker.services import (
+    NORMALIZABLE_WORDS,
     breaker_disable,
     breaker_force_open,
     breaker_metrics_only,
     breaker_normalize,
+    breaker_normalize_refusal,
     breaker_reset,
 )
 from reliability.breaker.state import Transition
@@ -41,6 +43,9 @@ class BreakerAction:
     permission: str  # codename in the ``reliability`` app
     target: BreakerState
     service: Callable[..., Transition]
+    # For a verb that applies to some states only: why a breaker in this state (None when
+    # unreadable) is skipped, or None. The service refuses by the same rule.
+    refusal: Callable[..., str | None] | None = None
 
     @property
     def perm(self) -> str:
@@ -91,10 +96,11 @@ BREAKER_ACTIONS: dict[str, BreakerAction] = {
             slug="normal",
             label="Back to normal",
             past="returned to normal",
-            effect="back to normal operation (closed); breakers not forced open, disabled or metrics only are skipped",
+            effect=f"back to normal operation (closed); breakers not {NORMALIZABLE_WORDS} are skipped",
             permission="normalize_circuitbreaker",
             target=BreakerState.CLOSED,
             service=breaker_normalize,
+            refusal=breaker_normalize_refusal,
         ),
     )
 }

@@ -40,12 +40,14 @@ class CircuitOpenError(ReliabilityError):
 
 
 # What says "the remote side is unwell right now" before any client translated it: the
-# network errors of the standard library and of requests. Breakers count these, retries
+# network errors of the standard library and of requests (``ChunkedEncodingError``: the
+# server dropped the connection in the middle of the body). Breakers count these, retries
 # retry them and the DLQ backs them off; each adds its own (database, Redis) on top.
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
     requests.ConnectionError,
     requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
 )
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (TransientError, *NETWORK_ERRORS)

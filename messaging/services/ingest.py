@@ -269,3 +269,37 @@ def webhook_refusal_count(*, outcome: str, type_webhook: str = "") -> None:
     """Count an event refused (bad token, too large, invalid, foreign instance) by its type when known."""
     label = metrics.webhook_type_label(type_webhook) if type_webhook else "unknown"
     metrics.webhooks_received.labels(type_webhook=label, outcome=outcome).inc()
+
+
+# --- polling (receiveNotification) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotificationResult:
+    receipt_id: int
+    outcome: str  # stored, duplicate, or refused (an event that can never be stored)
+    type_webhook: str = ""
+    reason: str = ""
+
+
+def notification_ingest(*, notification: Any) -> NotificationResult:
+    """Store one ``receiveNotification`` answer through the webhook's ingest; the caller deletes it after.
+
+    An event that can never be stored (a body that is not a Green API event) is
+    ``refused``: deleting it is the only way past it, since Green API hands out the oldest
+    notification first. An event of another instance raises ``WebhookRejected`` (403): the
+    settings are wrong, and the notification is kept for when they are fixed.
+    """
+    receipt_id = notification.get("receiptId") if isinstance(notification, dict) else None
+    body = notification.get("body") if isinstance(notification, dict) else None
+    if isinstance(receipt_id, bool) or not isinstance(receipt_id, int):
+        raise ValueError("receiveNotification answered without a receiptId")
+    if not isinstance(body, dict):
+        return NotificationResult(receipt_id, "refused", reason="the notification has no body object")
+    try:
+        result = webhook_event_ingest(body=body, via=ReceivedVia.POLL)
+    except WebhookRejected as exc:
+        if exc.status == 403:
+            raise
+        return NotificationResult(receipt_id, "refused", str(body.get("typeWebhook", ""))[:64], exc.message)
+    return NotificationResult(receipt_id, result.outcome, result.type_webhook)

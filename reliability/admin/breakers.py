@@ -37,7 +37,6 @@ from reliability.breaker_ops import (
 )
 
 HISTORY_LIMIT = 50
-OPERATOR_STATES = (BreakerState.FORCED_OPEN, BreakerState.DISABLED, BreakerState.METRICS_ONLY)
 BADGE_COLOURS = {
     BreakerState.CLOSED: "#2e7d32",
     BreakerState.OPEN: "#c62828",
@@ -361,7 +360,7 @@ class CircuitBreakerAdmin(admin.ModelAdmin):
         for name in names:
             live = breaker_snapshot_or_none(name=name)
             state = BreakerState(live["state"]) if live is not None else None
-            skipped = slug == "normal" and state not in OPERATOR_STATES
+            skipped = action.refusal(state=state) if action.refusal is not None else None
             breakers.append({"name": name, "state": state, "skipped": skipped})
         context = {
             **self.admin_site.each_context(request),

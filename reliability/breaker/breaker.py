@@ -138,7 +138,8 @@ class CircuitBreaker:
             row = load_row(self.name)
             operator = latest_operator_transition(row) if row is not None and self.store.kind == "local" else None
         except (DatabaseError, SynchronousOnlyOperation) as exc:
-            # Keep the current config; the next synchronous call tries again.
+            # Keep the current config; the next synchronous call tries again, and after
+            # that _check() once per VERSION_POLL_INTERVAL.
             logger.warning("circuit_breaker_config_unavailable", name=self.name, error=exc.__class__.__name__)
             self._needs_reload = True
             self._next_check = -math.inf
@@ -183,8 +184,14 @@ class CircuitBreaker:
         self.config_version = max(self.config_version, version)
 
     def reset(self) -> Transition:
-        """Close the breaker and empty its window, in every process (seed API)."""
-        return self.set_state(CLOSED, note="reset from code")
+        """Close the breaker and empty its window, in every process (seed API).
+
+        Audited like the operator doors (channel ``code``); raises ``UnknownBreaker`` for a
+        breaker that is neither configured nor stored.
+        """
+        from reliability.breaker.services import breaker_reset_from_code  # services import this module
+
+        return breaker_reset_from_code(breaker=self)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -233,15 +240,20 @@ class CircuitBreaker:
         return self._call_sync(fn, args, kwargs, fallback)
 
     def _check(self, now: float) -> None:
-        """Reload when a reload failed earlier; a per-process breaker also polls for operator changes."""
+        """Retry a failed reload; a per-process breaker also polls for operator changes.
+
+        Both happen at most once per ``VERSION_POLL_INTERVAL``: while the database is
+        down, a call must not wait for a connection attempt every time.
+        """
         if self._needs_reload:
             self.reload()
-        if self.store.kind == "local":
-            self._next_check = now + VERSION_POLL_INTERVAL
+        elif self.store.kind == "local":
             version = published_version(self.name)
             if version is not None and version > self.config_version:
                 self.reload()
-        elif not self._needs_reload:
+        if self._needs_reload or self.store.kind == "local":
+            self._next_check = now + VERSION_POLL_INTERVAL
+        else:
             self._next_check = math.inf
 
     def _acquire(self, now: float) -> Decision:
@@ -255,9 +267,14 @@ class CircuitBreaker:
     def _finish(self, decision: Decision, outcome: str, started: float, ended: float) -> tuple[str, bool]:
         duration = ended - started
         config = self.config
-        if outcome == SUCCESS and duration > config.timeout:
-            outcome = FAILURE
-        slow = config.slow_call_threshold is not None and duration > config.slow_call_threshold
+        # Past ``timeout`` a call is a failure, and only that: "slow" is past the slow
+        # threshold but within ``timeout`` (DESIGN 4), so it is not counted twice.
+        if duration > config.timeout:
+            slow = False
+            if outcome == SUCCESS:
+                outcome = FAILURE
+        else:
+            slow = config.slow_call_threshold is not None and duration > config.slow_call_threshold
         self._outcome_counters[outcome].inc()
         if outcome == FAILURE:
             self._failure_counter.inc()
@@ -324,7 +341,7 @@ class CircuitBreaker:
         transitions = store.record(decision, SUCCESS, threshold is not None and duration > threshold, ended)
         if transitions:
             self._after(list(transitions))
-        if store.remote_version > self.config_version:
+        if store.remote_version > self.config_version and not self._needs_reload:
             self.reload()
         return result
 
@@ -333,8 +350,8 @@ class CircuitBreaker:
         transitions = store.record(decision, outcome, slow, now)
         if transitions:
             self._after(list(transitions))
-        if store.remote_version > self.config_version:
-            self.reload()
+        if store.remote_version > self.config_version and not self._needs_reload:
+            self.reload()  # a pending retry (``_check``) reads the new version too
 
     async def _call_async(
         self, fn: Callable[..., Any], args: tuple, kwargs: dict, fallback: Callable[..., Any] | None

@@ -17,7 +17,6 @@ If Redis cannot be reached, the breaker runs on a per-process state until it can
 from __future__ import annotations
 
 import math
-import os
 import threading
 from typing import Any
 
@@ -34,6 +33,7 @@ from reliability.breaker.state import (
     HALF_OPEN,
     OPEN,
     Decision,
+    Permit,
     Transition,
     new_token,
 )
@@ -44,10 +44,12 @@ logger = structlog.get_logger(__name__)
 # Replies with one space-separated string (one bulk string parses much faster than an
 # array): "state open_until config_version[ from_state reason failure_rate
 # consecutive_failures]", the last four only with a transition; "" means the keys are
-# gone and the caller must seed them.
+# gone and the caller must seed them. ARGV: now, outcome (s/f/i), slow (1/0), permit
+# token and half-open period ("" when the call held none), then the thresholds in the
+# order of RedisStore.configure.
 RECORD_SCRIPT = """
 local h, ring, pk = KEYS[1], KEYS[2], KEYS[3]
-local v = redis.call('HMGET', h, 'st', 'ou', 'od', 'cf', 'hs', 'ix', 'tot', 'fl', 'sl', 'ws', 'cv')
+local v = redis.call('HMGET', h, 'st', 'ou', 'od', 'cf', 'hs', 'ix', 'tot', 'fl', 'sl', 'ws', 'cv', 'hp')
 local st = v[1]
 if not st then return '' end
 local now = tonumber(ARGV[1])
@@ -63,16 +65,19 @@ local function opened(duration, why, fl, tot, cf)
   return table.concat({'open', string.format(fmt, ou), v[11] or '0', st, why, string.format(fmt, rate), cf}, ' ')
 end
 if st == 'half_open' then
-  if ARGV[4] == '' or redis.call('HDEL', pk, ARGV[4]) == 0 or outcome == 'i' then return unchanged end
+  if ARGV[4] == '' or ARGV[5] ~= (v[12] or '0') then return unchanged end
+  local held = redis.call('HDEL', pk, ARGV[4])
+  if outcome == 'i' then return unchanged end
   local tot, fl, cf = tonumber(v[7]) or 0, tonumber(v[8]) or 0, tonumber(v[4]) or 0
   if outcome == 'f' then
-    local d = math.max(tonumber(v[3]) or 0, tonumber(ARGV[9])) * 2
-    local cap = tonumber(ARGV[10])
+    local d = math.max(tonumber(v[3]) or 0, tonumber(ARGV[10])) * 2
+    local cap = tonumber(ARGV[11])
     if d > cap then d = cap end
     return opened(d, 'half_open_failure', fl, tot, cf)
   end
+  if held == 0 then return unchanged end
   local hs = (tonumber(v[5]) or 0) + 1
-  if hs >= tonumber(ARGV[11]) then
+  if hs >= tonumber(ARGV[12]) then
     redis.call('DEL', ring, pk)
     redis.call('HSET', h, 'st', 'closed', 'ou', 0, 'od', 0, 'cf', 0, 'hs', 0, 'ix', 0, 'tot', 0, 'fl', 0, 'sl', 0)
     return table.concat({'closed', '0', v[11] or '0', st, 'half_open_success', '0', '0'}, ' ')
@@ -81,7 +86,7 @@ if st == 'half_open' then
   return unchanged
 end
 if (st ~= 'closed' and st ~= 'metrics_only') or outcome == 'i' then return unchanged end
-local ws = tonumber(ARGV[8])
+local ws = tonumber(ARGV[9])
 local ix, tot, fl, sl = tonumber(v[6]) or 0, tonumber(v[7]) or 0, tonumber(v[8]) or 0, tonumber(v[9]) or 0
 local cf = tonumber(v[4]) or 0
 if tonumber(v[10]) ~= ws then
@@ -103,13 +108,13 @@ ix = (ix + 1) % ws
 if failed == 1 then cf = cf + 1 else cf = 0 end
 redis.call('HSET', h, 'ix', ix, 'tot', tot, 'fl', fl, 'sl', sl, 'cf', cf)
 if st == 'closed' then
-  local recovery = tonumber(ARGV[9])
-  if failed == 1 and cf >= tonumber(ARGV[5]) then
+  local recovery = tonumber(ARGV[10])
+  if failed == 1 and cf >= tonumber(ARGV[6]) then
     return opened(recovery, 'consecutive_failures', fl, tot, cf)
-  elseif tot >= tonumber(ARGV[7]) then
-    if fl >= tonumber(ARGV[6]) * tot then
+  elseif tot >= tonumber(ARGV[8]) then
+    if fl >= tonumber(ARGV[7]) * tot then
       return opened(recovery, 'failure_rate', fl, tot, cf)
-    elseif ARGV[12] == '1' and sl >= tonumber(ARGV[13]) * tot then
+    elseif ARGV[13] == '1' and sl >= tonumber(ARGV[14]) * tot then
       return opened(recovery, 'slow_calls', fl, tot, cf)
     end
   end
@@ -118,15 +123,17 @@ return unchanged
 """
 
 # Replies "state open_until config_version allowed permit_or_retry_after from_state reason
-# failure_rate consecutive_failures" (empty fields stay empty), or "" when the keys are gone.
+# failure_rate consecutive_failures half_open_period" (empty fields stay empty), or "" when
+# the keys are gone.
 ACQUIRE_SCRIPT = """
 local h, pk = KEYS[1], KEYS[2]
-local v = redis.call('HMGET', h, 'st', 'ou', 'cv', 'fl', 'tot', 'cf')
+local v = redis.call('HMGET', h, 'st', 'ou', 'cv', 'fl', 'tot', 'cf', 'hp')
 local st = v[1]
 if not st then return '' end
 local now = tonumber(ARGV[1])
 local ou = tonumber(v[2]) or 0
 local cv = v[3] or '0'
+local hp = v[7] or '0'
 local tot = tonumber(v[5]) or 0
 local rate = 0
 if tot > 0 then rate = (tonumber(v[4]) or 0) / tot end
@@ -134,12 +141,13 @@ local from, reason = '', ''
 if st == 'open' and now >= ou then
   from, reason, st = 'open', 'recovery_timeout', 'half_open'
   redis.call('DEL', pk)
+  hp = tostring(redis.call('HINCRBY', h, 'hp', 1))
   redis.call('HSET', h, 'st', st, 'hs', 0)
 end
 local function reply(allowed, extra)
   local fmt = '%.17g'
   return table.concat({st, string.format(fmt, ou), cv, allowed, extra, from, reason, string.format(fmt, rate),
-    v[6] or '0'}, ' ')
+    v[6] or '0', hp}, ' ')
 end
 if st == 'half_open' then
   local held = redis.call('HGETALL', pk)
@@ -196,18 +204,34 @@ redis.call('HSET', KEYS[1], 'st', ARGV[1], 'ou', ARGV[2], 'od', ARGV[3], 'cf', A
 return 1
 """
 
+# All breakers and threads of a process share one pool of at most this many Redis
+# connections. A call holds one for a single round trip (about 0.1 ms), so ten serve
+# hundreds of threads; a thread that finds them all busy waits for one.
+REDIS_MAX_CONNECTIONS = 10
+# A wait longer than the socket timeout means Redis is not answering in time: the call
+# then falls back to the per-process state like in any Redis outage.
+REDIS_POOL_WAIT = 1.0
+REDIS_CLIENT_NAME = "reliability-breakers"  # how CLIENT LIST shows these connections
+
 _client: redis.Redis | None = None
 _client_lock = threading.Lock()
 
 
 def redis_client() -> redis.Redis:
-    """One client (and connection pool) per process; redis-py resets the pool after a fork."""
+    """One client (and bounded connection pool) per process; redis-py renews the pool after a fork."""
     global _client
     with _client_lock:
         if _client is None:
-            _client = redis.Redis.from_url(
-                settings.REDIS_URL, decode_responses=True, socket_timeout=1.0, socket_connect_timeout=1.0
+            pool = redis.BlockingConnectionPool.from_url(
+                settings.REDIS_URL,
+                max_connections=REDIS_MAX_CONNECTIONS,
+                timeout=REDIS_POOL_WAIT,
+                client_name=REDIS_CLIENT_NAME,
+                decode_responses=True,
+                socket_timeout=1.0,
+                socket_connect_timeout=1.0,
             )
+            _client = redis.Redis(connection_pool=pool)
         return _client
 
 
@@ -216,20 +240,42 @@ def _float(value: str) -> float:
 
 
 class _Script:
-    """EVALSHA, loading the script again when Redis has forgotten it (restart, SCRIPT FLUSH)."""
+    """EVALSHA on a connection taken from the client's pool for that one round trip.
+
+    The script is loaded on the same connection (at first use, and again when Redis has
+    forgotten it: restart, SCRIPT FLUSH), so a call never holds two connections of the
+    bounded pool. On the connection itself a failure surfaces at once, for the breaker
+    to fall back on, where the client would first retry with back-off.
+    """
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.sha: str | None = None
 
-    def __call__(self, client: redis.Redis, keys: tuple[str, ...], args: tuple[Any, ...]) -> Any:
-        if self.sha is None:
-            self.sha = client.script_load(self.source)
+    def __call__(self, client: redis.Redis, keys: tuple[Any, ...], args: tuple[Any, ...]) -> Any:
+        pool = client.connection_pool
+        connection = pool.get_connection()
         try:
-            return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
-        except redis.exceptions.NoScriptError:
-            self.sha = client.script_load(self.source)
-            return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+            if self.sha is None:
+                self.sha = self._load(connection)
+            try:
+                connection.send_command("EVALSHA", self.sha, len(keys), *keys, *args)
+                return connection.read_response()
+            except redis.exceptions.NoScriptError:
+                self.sha = self._load(connection)
+                connection.send_command("EVALSHA", self.sha, len(keys), *keys, *args)
+                return connection.read_response()
+        except redis.exceptions.ResponseError:
+            raise  # an error reply was read in full: the connection is still in step
+        except BaseException:
+            connection.disconnect()  # a half-read reply must not reach the next command
+            raise
+        finally:
+            pool.release(connection)
+
+    def _load(self, connection: Any) -> str:
+        connection.send_command("SCRIPT", "LOAD", self.source)
+        return connection.read_response()
 
 
 _record = _Script(RECORD_SCRIPT)
@@ -251,7 +297,6 @@ class RedisStore(CachedSharedStore):
         self._acquire_keys = (self.keys[0], self.keys[2])
         self._key_bytes = tuple(key.encode() for key in self.keys)
         self._fallback = LocalStore(name, config)
-        self._local = threading.local()
         self._redis_down_until = -math.inf
         self.configure(config)
 
@@ -276,31 +321,8 @@ class RedisStore(CachedSharedStore):
     # --- the shared side, with the seeding and outage handling around it ------------
 
     def _hot(self, script: _Script, keys: tuple[Any, ...], args: tuple[Any, ...], now: float) -> list[str]:
-        """Run a hot script on a connection this thread keeps for itself; seed lost keys.
-
-        Taking a pooled connection and giving it back costs about as much as packing the
-        command; a breaker call is one command, so each thread holds one connection.
-        """
-        local = self._local
-        connection = getattr(local, "connection", None)
-        if connection is None or local.pid != os.getpid():
-            connection = local.connection = self.client.connection_pool.make_connection()
-            local.pid = os.getpid()
-        if script.sha is None:
-            script.sha = self.client.script_load(script.source)
-        try:
-            try:
-                connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
-                reply = connection.read_response()
-            except redis.exceptions.NoScriptError:
-                script.sha = self.client.script_load(script.source)
-                connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
-                reply = connection.read_response()
-        except redis.exceptions.ResponseError:
-            raise  # an error reply was read in full: the connection is still in step
-        except BaseException:
-            connection.disconnect()  # a half-read reply must not reach the next command
-            raise
+        """Run a hot script; when the keys are gone, seed them and run it again."""
+        reply = script(self.client, keys, args)
         if not reply:
             self.seed(now)
             reply = script(self.client, keys, args)
@@ -363,13 +385,14 @@ class RedisStore(CachedSharedStore):
         except redis.RedisError as exc:
             self._redis_failed(exc, now)
             return self._fallback.acquire(now)
-        state, open_until, version, allowed, extra, from_state, reason, rate, failures = reply
+        state, open_until, version, allowed, extra, from_state, reason, rate, failures, period = reply
         self.remember(state, _float(open_until), int(version), now)
         transitions: tuple[Transition, ...] = ()
         if from_state:
             transitions = (Transition(from_state, state, reason, float(rate), int(failures), None),)
         if allowed == "1":
-            return Decision(True, state, permit=extra or None, transitions=transitions)
+            permit = Permit(extra, int(period)) if extra else None
+            return Decision(True, state, permit=permit, transitions=transitions)
         return Decision(False, state, retry_after=float(extra) if extra else None, transitions=transitions)
 
     def record(self, decision: Decision, outcome: str, slow: bool, now: float) -> list[Transition]:
@@ -377,7 +400,9 @@ class RedisStore(CachedSharedStore):
             return []
         if now < self._redis_down_until:
             return self._fallback.record(decision, outcome, slow, now)
-        args = (repr(now), _OUTCOME_ARG[outcome], b"1" if slow else b"0", decision.permit or b"", *self._config_args)
+        permit = decision.permit
+        trial = (permit.token, str(permit.period)) if permit is not None else (b"", b"")
+        args = (repr(now), _OUTCOME_ARG[outcome], b"1" if slow else b"0", *trial, *self._config_args)
         try:
             reply = self._hot(_record, self._key_bytes, args, now)
         except redis.RedisError as exc:

@@ -1,7 +1,9 @@
-"""Operator changes to breakers: one implementation for the admin, the ops API and the command.
+"""Operator changes to breakers: one implementation for the admin, the ops API, the command
+and the seed's ``cb.reset()``.
 
-Each writes the transition (reason ``operator``, with the actor) and an audit record,
-and bumps the row's ``config_version`` so every process obeys within about a second.
+Each writes the transition (reason ``operator``, with the actor) and an audit record
+(action ``circuit_breaker.<verb>``), and bumps the row's ``config_version`` so every
+process obeys within about a second.
 """
 
 from __future__ import annotations
@@ -12,29 +14,51 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from reliability.audit import audit_record
-from reliability.breaker.breaker import get_circuit_breaker
+from reliability.breaker.breaker import CircuitBreaker, get_circuit_breaker
 from reliability.breaker.config import OVERRIDE_FIELDS, CircuitBreakerConfig, coerce_override
-from reliability.breaker.models import BreakerState, CircuitBreaker
+from reliability.breaker.models import BreakerState
+from reliability.breaker.models import CircuitBreaker as BreakerRow
 from reliability.breaker.persistence import bump_version, ensure_row
 from reliability.breaker.selectors import breaker_require
 from reliability.breaker.state import Transition
 
 TARGET_TYPE = "circuit_breaker"
+# "Back to normal" undoes what only an operator does: these states. A breaker that its
+# thresholds opened is closed with reset instead.
+NORMALIZABLE_STATES = (BreakerState.FORCED_OPEN, BreakerState.DISABLED, BreakerState.METRICS_ONLY)
+_NORMALIZABLE_LABELS = [state.label.lower() for state in NORMALIZABLE_STATES]
+NORMALIZABLE_WORDS = f"{', '.join(_NORMALIZABLE_LABELS[:-1])} or {_NORMALIZABLE_LABELS[-1]}"
 
 
 class BreakerActionRefused(ValueError):
     """The action makes no sense in the breaker's current state (the doors answer 409 / exit 1)."""
 
 
-def _operator_change(*, name: str, target: str, action: str, actor: Any, channel: str, reason: str) -> Transition:
+def breaker_normalize_refusal(*, state: BreakerState | None) -> str | None:
+    """Why "back to normal" leaves a breaker in ``state`` (None: unreadable) alone, or None
+    when it applies. The service refuses with it and the admin's confirmation page shows it."""
+    if state in NORMALIZABLE_STATES:
+        return None
+    described = state.label.lower() if state is not None else "of unknown state (store unreachable)"
+    return f"{described}, not {NORMALIZABLE_WORDS}; use reset to close it"
+
+
+def _known_breaker(name: str) -> CircuitBreaker:
+    # UnknownBreaker before the registry lookup, so a mistyped name never creates a breaker.
     breaker_require(name=name)
-    transition = get_circuit_breaker(name).set_state(target, actor=actor, note=reason)
+    return get_circuit_breaker(name)
+
+
+def _operator_change(
+    *, breaker: CircuitBreaker, target: BreakerState, verb: str, actor: Any, channel: str, reason: str
+) -> Transition:
+    transition = breaker.set_state(target, actor=actor, note=reason)
     audit_record(
         actor=actor,
         channel=channel,
-        action=action,
+        action=f"{TARGET_TYPE}.{verb}",
         target_type=TARGET_TYPE,
-        target_id=name,
+        target_id=breaker.name,
         reason=reason,
         detail={"from_state": transition.from_state, "to_state": transition.to_state},
     )
@@ -44,16 +68,29 @@ def _operator_change(*, name: str, target: str, action: str, actor: Any, channel
 def breaker_reset(*, name: str, actor: Any, channel: str, reason: str = "") -> Transition:
     """Close the breaker and empty its window, whatever its state."""
     return _operator_change(
-        name=name, target=BreakerState.CLOSED, action="breaker_reset", actor=actor, channel=channel, reason=reason
+        breaker=_known_breaker(name),
+        target=BreakerState.CLOSED,
+        verb="reset",
+        actor=actor,
+        channel=channel,
+        reason=reason,
+    )
+
+
+def breaker_reset_from_code(*, breaker: CircuitBreaker) -> Transition:
+    """The seed's ``cb.reset()``: the same reset, audited as coming from code, on that very breaker."""
+    breaker_require(name=breaker.name)
+    return _operator_change(
+        breaker=breaker, target=BreakerState.CLOSED, verb="reset", actor=None, channel="code", reason="reset from code"
     )
 
 
 def breaker_force_open(*, name: str, actor: Any, channel: str, reason: str = "") -> Transition:
     """Reject every call until an operator changes it again."""
     return _operator_change(
-        name=name,
+        breaker=_known_breaker(name),
         target=BreakerState.FORCED_OPEN,
-        action="breaker_force_open",
+        verb="force_open",
         actor=actor,
         channel=channel,
         reason=reason,
@@ -63,16 +100,21 @@ def breaker_force_open(*, name: str, actor: Any, channel: str, reason: str = "")
 def breaker_disable(*, name: str, actor: Any, channel: str, reason: str = "") -> Transition:
     """Admit every call and make no transitions (the breaker is out of the way)."""
     return _operator_change(
-        name=name, target=BreakerState.DISABLED, action="breaker_disable", actor=actor, channel=channel, reason=reason
+        breaker=_known_breaker(name),
+        target=BreakerState.DISABLED,
+        verb="disable",
+        actor=actor,
+        channel=channel,
+        reason=reason,
     )
 
 
 def breaker_metrics_only(*, name: str, actor: Any, channel: str, reason: str = "") -> Transition:
     """Admit every call, keep counting, make no transitions (to watch new thresholds)."""
     return _operator_change(
-        name=name,
+        breaker=_known_breaker(name),
         target=BreakerState.METRICS_ONLY,
-        action="breaker_metrics_only",
+        verb="metrics_only",
         actor=actor,
         channel=channel,
         reason=reason,
@@ -80,17 +122,13 @@ def breaker_metrics_only(*, name: str, actor: Any, channel: str, reason: str = "
 
 
 def breaker_normalize(*, name: str, actor: Any, channel: str, reason: str = "") -> Transition:
-    """Back to normal operation (CLOSED) from forced open, disabled or metrics only."""
-    breaker_require(name=name)
-    current = get_circuit_breaker(name).state
-    operator_states = (BreakerState.FORCED_OPEN, BreakerState.DISABLED, BreakerState.METRICS_ONLY)
-    if current not in operator_states:
-        raise BreakerActionRefused(
-            f"circuit breaker {name!r} is {current.label.lower()}, not forced open, disabled or metrics only; "
-            "use reset to close it"
-        )
+    """Back to normal operation (CLOSED) from one of ``NORMALIZABLE_STATES``, else refused."""
+    breaker = _known_breaker(name)
+    refusal = breaker_normalize_refusal(state=breaker.state)
+    if refusal is not None:
+        raise BreakerActionRefused(f"circuit breaker {name!r} is {refusal}")
     return _operator_change(
-        name=name, target=BreakerState.CLOSED, action="breaker_normalize", actor=actor, channel=channel, reason=reason
+        breaker=breaker, target=BreakerState.CLOSED, verb="normalize", actor=actor, channel=channel, reason=reason
     )
 
 
@@ -102,7 +140,7 @@ def breaker_update_config(
     Raises ``ValidationError`` keyed by field when a value, or the resulting config as a
     whole (``minimum_requests`` above ``window_size``...), is not acceptable.
     """
-    breaker_require(name=name)
+    breaker = _known_breaker(name)
     unknown = sorted(set(changes) - set(OVERRIDE_FIELDS))
     if unknown:
         raise ValidationError({field: ["is not an editable circuit breaker threshold"] for field in unknown})
@@ -115,20 +153,19 @@ def breaker_update_config(
             errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
-    breaker = get_circuit_breaker(name)
     with transaction.atomic():
         row = ensure_row(name)
-        row = CircuitBreaker.objects.select_for_update().get(pk=row.pk)
+        row = BreakerRow.objects.select_for_update().get(pk=row.pk)
         before = {field: getattr(row, field) for field in OVERRIDE_FIELDS}
         overrides = {**before, **cleaned}
         merged = breaker.base_config.with_changes({k: v for k, v in overrides.items() if v is not None})
         merged.validate()
-        CircuitBreaker.objects.filter(pk=row.pk).update(**cleaned)
+        BreakerRow.objects.filter(pk=row.pk).update(**cleaned)
         version = bump_version(name)
         audit_record(
             actor=actor,
             channel=channel,
-            action="breaker_update_config",
+            action=f"{TARGET_TYPE}.update_config",
             target_type=TARGET_TYPE,
             target_id=name,
             reason=reason,

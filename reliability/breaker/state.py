@@ -36,13 +36,24 @@ FAILURE = "failure"
 IGNORED = "ignored"  # raised something that does not say the remote side is unwell
 
 
-# Permit tokens must be unique across processes and hosts (they meet in Redis).
-_TOKEN_PREFIX = f"{uuid.uuid4().hex[:8]}-{os.getpid()}-"
-_token_counter = itertools.count()
+def _start_tokens() -> None:
+    """A fresh prefix and counter: at import, and in every forked child.
+
+    Permit tokens must be unique across processes and hosts (they meet in Redis and in
+    the row). This module is imported before Celery's prefork pool or ``gunicorn
+    --preload`` forks, so without the reset the children would mint the same tokens.
+    """
+    global _token_prefix, _token_counter
+    _token_prefix = f"{uuid.uuid4().hex[:12]}-{os.getpid()}-"
+    _token_counter = itertools.count()
+
+
+_start_tokens()
+os.register_at_fork(after_in_child=_start_tokens)
 
 
 def new_token() -> str:
-    return f"{_TOKEN_PREFIX}{next(_token_counter)}"
+    return f"{_token_prefix}{next(_token_counter)}"
 
 
 @dataclass(frozen=True)
@@ -56,13 +67,21 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class Permit:
+    """A half-open trial slot: its token, and the number of the half-open period that gave it."""
+
+    token: str
+    period: int
+
+
+@dataclass(frozen=True)
 class Decision:
     """Whether a call may run; ``permit`` is the half-open trial slot it holds, if any."""
 
     allowed: bool
     state: str
     retry_after: float | None = None
-    permit: str | None = None
+    permit: Permit | None = None
     transitions: tuple[Transition, ...] = ()
 
 
@@ -81,6 +100,9 @@ class BreakerCore:
     slow: int = 0
     # half-open trial permits: token -> expiry time
     permits: dict[str, float] = field(default_factory=dict)
+    # Numbers the half-open periods, so that a trial's outcome is told from one of an
+    # earlier period even after its permit lapsed.
+    half_open_period: int = 0
 
     # --- reading -------------------------------------------------------------------
 
@@ -117,6 +139,7 @@ class BreakerCore:
             transitions.append(self._move(HALF_OPEN, TransitionReason.RECOVERY_TIMEOUT.value))
             self.permits.clear()
             self.half_open_successes = 0
+            self.half_open_period += 1
         # HALF_OPEN: admit at most half_open_max_calls trial calls at once. A permit
         # lapses after ``timeout`` so a caller that died cannot hold the slot forever.
         for held, expiry in list(self.permits.items()):
@@ -125,22 +148,30 @@ class BreakerCore:
         if len(self.permits) < config.half_open_max_calls:
             token = new_token()
             self.permits[token] = now + config.timeout
-            return Decision(True, self.state, permit=token, transitions=tuple(transitions))
+            permit = Permit(token, self.half_open_period)
+            return Decision(True, self.state, permit=permit, transitions=tuple(transitions))
         return Decision(False, self.state, retry_after=self.retry_after(now), transitions=tuple(transitions))
 
     def record(
-        self, config: CircuitBreakerConfig, now: float, outcome: str, slow: bool, permit: str | None
+        self, config: CircuitBreakerConfig, now: float, outcome: str, slow: bool, permit: Permit | None
     ) -> Transition | None:
         """Count a finished call and make the transition it causes, if any."""
         state = self.state
         if state == HALF_OPEN:
             # Only the trial calls this half-open period admitted may decide it; a call
-            # admitted before the breaker opened, or whose permit lapsed, is not evidence.
-            if permit is None or self.permits.pop(permit, None) is None or outcome == IGNORED:
+            # admitted before the breaker opened, or in an earlier period, is not evidence.
+            if permit is None or permit.period != self.half_open_period:
+                return None
+            held = self.permits.pop(permit.token, None) is not None
+            if outcome == IGNORED:
                 return None
             if outcome == FAILURE:
+                # Even when its permit lapsed and another caller took the slot: any
+                # failure of this period's trials reopens the breaker (DESIGN 4).
                 duration = min(max(self.open_duration, config.recovery_timeout) * 2, config.max_recovery_timeout)
                 return self._open(now, duration, TransitionReason.HALF_OPEN_FAILURE.value)
+            if not held:
+                return None  # its slot was given away, so it no longer counts as a trial
             self.half_open_successes += 1
             if self.half_open_successes >= config.success_threshold:
                 self.clear_window()
@@ -228,6 +259,7 @@ class BreakerCore:
             "failures": self.failures,
             "slow": self.slow,
             "permits": self.permits,
+            "half_open_period": self.half_open_period,
         }
 
     @classmethod
@@ -244,4 +276,5 @@ class BreakerCore:
             failures=int(data.get("failures", 0)),
             slow=int(data.get("slow", 0)),
             permits={str(k): float(v) for k, v in data.get("permits", {}).items()},
+            half_open_period=int(data.get("half_open_period", 0)),
         )

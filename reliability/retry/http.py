@@ -14,10 +14,9 @@ from typing import Any
 
 import requests
 
-from reliability.errors import RateLimited, TransientError
+from reliability.errors import TRANSIENT_ERRORS, RateLimited
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
-_NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError, TransientError)
 
 
 def retryable_statuses(*, retry_on_500: bool) -> frozenset[int]:
@@ -30,7 +29,7 @@ def http_error_predicate(statuses: frozenset[int]):
     def is_retryable(error: BaseException) -> bool:
         if isinstance(error, requests.HTTPError):
             return error.response is not None and error.response.status_code in statuses
-        return isinstance(error, _NETWORK_ERRORS)
+        return isinstance(error, TRANSIENT_ERRORS)
 
     return is_retryable
 

@@ -43,6 +43,7 @@ SEED_METRICS = (
     "dlq_messages_total",
     "dlq_messages_added_total",
     "dlq_processing_duration_seconds",
+    "fallback_usage_total",
 )
 
 

@@ -16,7 +16,19 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "x7Kq-9vR2!mZp4Lw8sT1nYb6Hc3Jd0Fg5Ae_Uo7Ii2Pk9Xz4Qr8Sv1Wt6Ny3Mb0",
     "ALLOWED_HOSTS": "reliability.example.com",
     "HEALTH_TOKEN": "health-token-for-monitoring",
+    "GREEN_API_URL": "https://7105.api.greenapi.com",
+    "GREEN_API_ID_INSTANCE": "7105123456",
+    "GREEN_API_TOKEN": "d75b3a66374942c5b3c019c698abc2067e151558acbd412345",
+    "GREEN_API_WEBHOOK_TOKEN": "webhook-token-for-green-api-0123",
+    "DEEPSEEK_API_KEY": "sk-0123456789abcdef0123456789abcdef",
 }
+MESSAGING_SETTINGS = (
+    "GREEN_API_URL",
+    "GREEN_API_ID_INSTANCE",
+    "GREEN_API_TOKEN",
+    "GREEN_API_WEBHOOK_TOKEN",
+    "DEEPSEEK_API_KEY",
+)
 
 
 def manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -60,6 +72,22 @@ def test_production_passes_the_deploy_checks(tmp_path):
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV, tmp_path=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_production_without_the_messaging_settings_fails_the_deploy_checks(tmp_path):
+    env = {key: value for key, value in PRODUCTION_ENV.items() if key not in MESSAGING_SETTINGS}
+    result = manage("check", "--deploy", env=env, tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert "messaging.E001" in result.stderr
+    assert f"APP_ENV=production needs {', '.join(MESSAGING_SETTINGS)}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_malformed_instance_id_fails_the_checks(tmp_path):
+    result = manage("check", env={**PRODUCTION_ENV, "GREEN_API_ID_INSTANCE": "7105-abc"}, tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert "messaging.E002" in result.stderr
+    assert "GREEN_API_ID_INSTANCE must be the instance id" in result.stderr
 
 
 def test_the_embedded_default_migrates_sqlite_in_wal_mode(tmp_path):

@@ -1,18 +1,20 @@
 """The Redis store on a real Redis: the Lua scripts against the reference state machine,
-rebuilding lost keys from PostgreSQL, and one round trip per call."""
+rebuilding lost keys from PostgreSQL, one round trip per call, bounded connections."""
 
 from __future__ import annotations
 
 import random
+import threading
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from reliability.breaker.breaker import CircuitBreaker
 from reliability.breaker.config import CircuitBreakerConfig
 from reliability.breaker.models import BreakerState, BreakerTransition, TransitionReason
 from reliability.breaker.models import CircuitBreaker as BreakerRow
-from reliability.breaker.redis_store import RedisStore
+from reliability.breaker.redis_store import REDIS_CLIENT_NAME, REDIS_MAX_CONNECTIONS, RedisStore
 from reliability.breaker.state import FAILURE, IGNORED, SUCCESS
 from reliability.breaker.stores import LocalStore
 from reliability.errors import CircuitOpenError, TransientError
@@ -135,6 +137,73 @@ def test_closed_call_is_one_redis_command_and_open_rejection_none(breaker_redis,
     assert counted.total == 0
 
 
+class ClientSampler:
+    """Polls the Redis server's list of client connections (CLIENT LIST) until stopped,
+    keeping the peak of all connections and of the breakers' named ones."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._client = redis.Redis.from_url(url, decode_responses=True)
+        self.baseline = len(self._client.client_list())
+        self.peak = self.baseline
+        self.peak_named = 0
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while not self._stopped.is_set():
+            clients = self._client.client_list()
+            self.peak = max(self.peak, len(clients))
+            named = sum(1 for client in clients if client["name"] == REDIS_CLIENT_NAME)
+            self.peak_named = max(self.peak_named, named)
+
+    def __enter__(self) -> ClientSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopped.set()
+        self._thread.join(5)
+        self._client.close()
+
+
+def test_hundreds_of_short_lived_threads_share_a_bounded_number_of_connections(breaker_redis, workers, redis_client):
+    threads = 300
+    config = CircuitBreakerConfig(
+        failure_threshold=250, window_size=threads, minimum_requests=threads, recovery_timeout=60.0
+    )
+    cb = CircuitBreaker("threads_svc", config)
+    cb.call(lambda: None)  # seeds the keys and loads the scripts
+    outcomes = []
+
+    def one_failing_call() -> None:
+        try:
+            cb.call(fail)
+        except (TransientError, CircuitOpenError) as exc:
+            outcomes.append(type(exc))
+        finally:
+            connection.close()  # the thread that opened the breaker wrote its transition
+
+    with ClientSampler(settings.REDIS_URL) as sampler:
+        started = [threading.Thread(target=one_failing_call) for _ in range(threads)]
+        for thread in started:
+            thread.start()
+        for thread in started:
+            thread.join()
+
+    assert len(outcomes) == threads
+    # The server's count of connections never grew by more than the bound.
+    assert sampler.peak - sampler.baseline <= REDIS_MAX_CONNECTIONS, (sampler.baseline, sampler.peak)
+    assert 1 <= sampler.peak_named <= REDIS_MAX_CONNECTIONS
+    # Every failure up to the opening reached Redis: nothing fell back to this process.
+    assert outcomes.count(TransientError) >= 250
+    assert int(redis_client.hget("cb:{threads_svc}", "cf")) == 250
+    workers.start("state", 1, name="threads_svc", config={"failure_threshold": 250, "recovery_timeout": 60.0})
+    assert workers.wait() == [0]
+    assert redis_client.get("state") == b"open"  # a process started afterwards sees it open
+
+
 def test_redis_outage_falls_back_to_a_per_process_state(clock):
     import redis
 
@@ -192,3 +261,50 @@ def test_async_calls_share_the_redis_state(breaker_redis):
     with pytest.raises(CircuitOpenError):
         other.call(lambda: "never runs")
     assert BreakerTransition.objects.filter(breaker__name="async_redis_svc", to_state="open").count() == 1
+
+
+class CountingListener:
+    """A TCP port that accepts and hangs up at once: a database that cannot be used, whose
+    connection attempts can be counted."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.accepted = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.1)
+        self.port = self._server.getsockname()[1]
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                connection, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            self.accepted += 1
+            connection.close()
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._thread.join(5)
+        self._server.close()
+
+
+def test_an_unreachable_database_is_retried_once_a_second_not_on_every_call(workers, redis_client):
+    listener = CountingListener()
+    try:
+        url = f"postgres://app@127.0.0.1:{listener.port}/app?sslmode=disable&gssencmode=disable"
+        seconds = 2.5
+        workers.start("calls", 1, name="no_db_svc", config={}, seconds=seconds, database_url=url)
+        assert workers.wait() == [0]
+    finally:
+        listener.close()
+    calls = int(redis_client.get("succeeded"))
+    assert calls >= 50  # every call was served from Redis meanwhile
+    # Start-up, the first call and seeding the Redis keys each try once; after that one
+    # attempt per second of the run (never one per call).
+    assert 4 <= listener.accepted <= 3 + seconds + 2, (listener.accepted, calls)

@@ -61,9 +61,31 @@ def test_reset_closes_writes_history_and_audit(superuser):
     assert get_circuit_breaker("deepseek").state == BreakerState.CLOSED
     history = BreakerTransition.objects.filter(breaker__name="deepseek", reason="operator").get()
     assert (history.actor, history.note) == (superuser, "provider fixed it")
-    audit = AuditRecord.objects.get(action="breaker_reset")
+    audit = AuditRecord.objects.get(action="circuit_breaker.reset")
     assert (audit.actor_label, audit.target_id, audit.detail["from_state"]) == ("admin:root", "deepseek", "open")
     assert BreakerRow.objects.get(name="deepseek").config_version == 1
+
+
+def test_seed_reset_from_code_is_audited_like_every_door():
+    cb = open_breaker("deepseek")
+
+    transition = cb.reset()
+
+    assert (transition.from_state, transition.to_state) == ("open", "closed")
+    assert cb.state == BreakerState.CLOSED
+    audit = AuditRecord.objects.get(action="circuit_breaker.reset")
+    assert (audit.actor_label, audit.target_id, audit.reason) == ("code:system", "deepseek", "reset from code")
+    assert audit.detail == {"from_state": "open", "to_state": "closed"}
+
+
+def test_seed_reset_refuses_a_breaker_neither_configured_nor_stored():
+    stray = get_circuit_breaker("never_configured")
+
+    with pytest.raises(UnknownBreaker, match="no circuit breaker named 'never_configured'"):
+        stray.reset()
+
+    assert not AuditRecord.objects.exists()
+    assert not BreakerRow.objects.filter(name="never_configured").exists()
 
 
 def test_force_open_rejects_without_retry_time_until_normalized():
@@ -114,7 +136,7 @@ def test_update_config_validates_and_applies(superuser):
     assert (config.failure_threshold, config.timeout, config.recovery_timeout) == (2, 4.0, 60.0)
     row = BreakerRow.objects.get(name="green_api")
     assert (row.failure_threshold, row.timeout, row.config_version) == (2, 4.0, 1)
-    audit = AuditRecord.objects.get(action="breaker_update_config")
+    audit = AuditRecord.objects.get(action="circuit_breaker.update_config")
     assert audit.detail == {
         "before": {"failure_threshold": None, "timeout": None},
         "after": {"failure_threshold": 2, "timeout": 4.0},

@@ -14,6 +14,12 @@ import sys
 import threading
 import time
 
+# INCR KEYS[1] and keep its highest value in KEYS[2]: how many trials ran at once.
+TRACK_MAX = (
+    "local n = redis.call('INCR', KEYS[1]) "
+    "if n > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], n) end return n"
+)
+
 
 def main(mode: str) -> int:
     import django
@@ -29,20 +35,17 @@ def main(mode: str) -> int:
     cb = get_circuit_breaker(name, CircuitBreakerConfig(**json.loads(os.environ["BREAKER_CONFIG"])))
     worker = f"{os.getpid()}"
     duration = float(os.environ.get("RUN_SECONDS", "5"))
-    track_max = coord.register_script(
-        "local n = redis.call('INCR', KEYS[1]) "
-        "if n > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], n) end return n"
-    )
+    track_max = coord.register_script(TRACK_MAX)
 
     def failing() -> None:
         coord.incr("executed")
         time.sleep(0.002)
         raise TransientError("remote is down")
 
-    def trial() -> None:
+    def trial(seconds: float = 0.2) -> None:
         track_max(keys=["inflight", "max_inflight"])
         coord.incr("executed")
-        time.sleep(0.2)
+        time.sleep(seconds)
         coord.decr("inflight")
 
     coord.incr("ready")
@@ -62,12 +65,15 @@ def main(mode: str) -> int:
                 return 0
         return 1
 
-    if mode == "trial":
-        # Several threads per process ask for half-open permits at once.
+    if mode in ("trial", "slow_trial"):
+        # Several threads per process ask for half-open permits at once; a slow trial
+        # takes TRIAL_SECONDS, longer than the breaker's timeout.
+        seconds = float(os.environ.get("TRIAL_SECONDS", "0.2"))
+
         def loop() -> None:
             while time.monotonic() < deadline:
                 try:
-                    cb.call(trial)
+                    cb.call(trial, seconds)
                 except CircuitOpenError:
                     time.sleep(0.01)
 
@@ -76,6 +82,19 @@ def main(mode: str) -> int:
             thread.start()
         for thread in threads:
             thread.join()
+        return 0
+
+    if mode == "state":
+        # A process started later: what state does it see?
+        coord.set("state", cb.state.value)
+        return 0
+
+    if mode == "calls":
+        # Succeeding calls every 10 ms for the whole run; report how many went through.
+        while time.monotonic() < deadline:
+            cb.call(lambda: None)
+            coord.incr("succeeded")
+            time.sleep(0.01)
         return 0
 
     if mode == "observe":

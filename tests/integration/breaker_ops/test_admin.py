@@ -9,7 +9,9 @@ from reliability.audit import AuditRecord
 from reliability.breaker.breaker import get_circuit_breaker
 from reliability.breaker.config import OVERRIDE_FIELDS
 from reliability.breaker.models import BreakerState, BreakerTransition, CircuitBreaker, TransitionReason
-from reliability.breaker.services import breaker_force_open
+from reliability.breaker.services import BreakerActionRefused, breaker_force_open, breaker_normalize
+from reliability.breaker_ops import BREAKER_ACTIONS
+from reliability.errors import TransientError
 
 pytestmark = pytest.mark.django_db
 
@@ -104,7 +106,7 @@ def test_confirmation_view_is_forbidden_without_the_permission(client, viewer, s
     assert client.post(operate_url("reset", "green_api"), {"name": ["green_api"]}).status_code == 403
 
     assert live_state("green_api") == BreakerState.FORCED_OPEN
-    assert not AuditRecord.objects.filter(action="breaker_reset").exists()
+    assert not AuditRecord.objects.filter(action="circuit_breaker.reset").exists()
 
 
 def test_confirmation_view_sends_anonymous_users_to_the_login_page(client):
@@ -168,7 +170,7 @@ def test_confirmed_reset_closes_the_breakers_and_records_who_and_why(client, ope
         assert transition.reason == TransitionReason.OPERATOR
         assert transition.actor == operator
         assert transition.note == "provider recovered"
-        audit = AuditRecord.objects.get(action="breaker_reset", target_id=name)
+        audit = AuditRecord.objects.get(action="circuit_breaker.reset", target_id=name)
         assert audit.actor_label == "admin:operator"
         assert audit.reason == "provider recovered"
 
@@ -184,7 +186,7 @@ def test_button_on_the_change_page_forces_one_breaker_open_and_returns_there(cli
     assert response.status_code == 302
     assert response["Location"] == change_url("green_api")
     assert live_state("green_api") == BreakerState.FORCED_OPEN
-    assert AuditRecord.objects.filter(action="breaker_force_open", target_id="green_api").count() == 1
+    assert AuditRecord.objects.filter(action="circuit_breaker.force_open", target_id="green_api").count() == 1
 
 
 def test_back_to_normal_skips_breakers_an_operator_did_not_change(client, operator, superuser):
@@ -201,7 +203,31 @@ def test_back_to_normal_skips_breakers_an_operator_did_not_change(client, operat
     assert "1 circuit breaker returned to normal: green_api." in notes
     assert any(note.startswith("Skipped: circuit breaker 'deepseek' is closed") for note in notes)
     assert live_state("green_api") == BreakerState.CLOSED
-    assert not AuditRecord.objects.filter(action="breaker_normalize", target_id="deepseek").exists()
+    assert not AuditRecord.objects.filter(action="circuit_breaker.normalize", target_id="deepseek").exists()
+
+
+@pytest.mark.parametrize("state", ["closed", "open", "forced_open", "disabled", "metrics_only"])
+def test_back_to_normal_skips_on_the_page_exactly_what_the_service_refuses(client, operator, superuser, state):
+    cb = get_circuit_breaker("green_api")
+    if state == "open":
+        for _ in range(cb.config.failure_threshold):
+            with pytest.raises(TransientError):
+                cb.call(lambda: (_ for _ in ()).throw(TransientError("down")))
+    elif state != "closed":
+        slug = {"forced_open": "force-open", "disabled": "disable", "metrics_only": "metrics-only"}[state]
+        BREAKER_ACTIONS[slug].service(name="green_api", actor=superuser, channel="admin")
+    assert live_state("green_api") == state
+    client.force_login(operator)
+
+    page = client.get(operate_url("normal", "green_api")).content.decode()
+    try:
+        breaker_normalize(name="green_api", actor=operator, channel="admin")
+    except BreakerActionRefused as refused:
+        assert f"unchanged (skipped: {str(refused).split(' is ', 1)[1]})" in page
+        assert state in ("closed", "open")
+    else:
+        assert "unchanged (skipped" not in page
+        assert state in ("forced_open", "disabled", "metrics_only")
 
 
 def test_confirmation_for_an_unknown_breaker_is_404(client, operator):
@@ -247,7 +273,7 @@ def test_invalid_thresholds_are_refused_on_the_field(client, superuser, override
     row = CircuitBreaker.objects.get(name="green_api")
     assert row.config_version == version
     assert all(getattr(row, name) is None for name in overrides)
-    assert not AuditRecord.objects.filter(action="breaker_update_config").exists()
+    assert not AuditRecord.objects.filter(action="circuit_breaker.update_config").exists()
 
 
 def test_saved_thresholds_go_through_the_service(client, superuser):
@@ -264,7 +290,7 @@ def test_saved_thresholds_go_through_the_service(client, superuser):
     assert (row.failure_threshold, row.window_size) == (7, 50)
     assert row.config_version > version
     assert get_circuit_breaker("green_api").config.failure_threshold == 7
-    audit = AuditRecord.objects.get(action="breaker_update_config", target_id="green_api")
+    audit = AuditRecord.objects.get(action="circuit_breaker.update_config", target_id="green_api")
     assert audit.reason == "noisy provider"
     assert audit.detail["after"] == {"failure_threshold": 7, "window_size": 50}
 

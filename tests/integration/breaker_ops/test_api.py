@@ -80,7 +80,7 @@ def test_reset_with_token_closes_the_breaker_and_audits_it(operator_factory, sup
     assert (body["from_state"], body["to_state"]) == ("forced_open", "closed")
     assert body["circuit_breaker"]["state"] == "closed"
     assert get_circuit_breaker("green_api").state == BreakerState.CLOSED
-    audit = AuditRecord.objects.get(action="breaker_reset", target_id="green_api")
+    audit = AuditRecord.objects.get(action="circuit_breaker.reset", target_id="green_api")
     assert (audit.actor_label, audit.reason) == ("api:operator", "upstream fixed")
     transition = BreakerTransition.objects.filter(breaker__name="green_api").first()
     assert (transition.reason, transition.actor) == (TransitionReason.OPERATOR, operator)
@@ -92,7 +92,7 @@ def test_reset_with_a_session_and_no_body(client, operator_factory):
     response = client.post(action_url("green_api", "reset"))
 
     assert response.status_code == 200
-    assert AuditRecord.objects.get(action="breaker_reset").reason == ""
+    assert AuditRecord.objects.get(action="circuit_breaker.reset").reason == ""
 
 
 def test_unknown_breaker_is_404_with_a_message(operator_factory):
@@ -180,4 +180,4 @@ def test_thresholds_change_through_the_api(operator_factory, staff_user):
     assert response.json()["config"]["failure_threshold"] == 8
     assert response.json()["overrides"] == {"failure_threshold": 8}
     assert get_circuit_breaker("green_api").config.failure_threshold == 8
-    assert AuditRecord.objects.get(action="breaker_update_config").reason == "tune"
+    assert AuditRecord.objects.get(action="circuit_breaker.update_config").reason == "tune"

@@ -58,7 +58,7 @@ def test_reset_in_process_records_the_reason(superuser, capsys):
 
     assert "green_api: forced_open -> closed (reset)" in capsys.readouterr().out
     assert get_circuit_breaker("green_api").state == BreakerState.CLOSED
-    audit = AuditRecord.objects.get(action="breaker_reset")
+    audit = AuditRecord.objects.get(action="circuit_breaker.reset")
     assert audit.actor_label == f"cli:{getpass.getuser()}"
     assert audit.reason == "provider back"
     assert BreakerTransition.objects.filter(breaker__name="green_api").first().note == "provider back"
@@ -94,7 +94,7 @@ def test_exit_codes_of_the_real_command():
     assert done.returncode == 0, done.stderr
     assert "green_api: closed -> forced_open (forced open)" in done.stdout
     assert get_circuit_breaker("green_api").state == BreakerState.FORCED_OPEN
-    audit = AuditRecord.objects.get(action="breaker_force_open")
+    audit = AuditRecord.objects.get(action="circuit_breaker.force_open")
     assert (audit.actor_label, audit.reason, audit.actor) == (f"cli:{getpass.getuser()}", "drill", None)
 
 

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any
 
 from django.conf import settings
 
 _ids = itertools.count(1)
+
+
+def now() -> int:
+    """Green API's timestamps are UNIX seconds of the event."""
+    return int(time.time())
 
 
 def instance_data() -> dict[str, Any]:
@@ -20,12 +26,12 @@ def incoming_text(
     chat_id: str = "79005550101@c.us",
     id_message: str | None = None,
     sender_name: str = "Anna",
-    timestamp: int = 1764326400,
+    timestamp: int | None = None,
 ) -> dict[str, Any]:
     return {
         "typeWebhook": "incomingMessageReceived",
         "instanceData": instance_data(),
-        "timestamp": timestamp,
+        "timestamp": now() if timestamp is None else timestamp,
         "idMessage": id_message or f"BAE5F4886F6F{next(_ids):04X}",
         "senderData": {"chatId": chat_id, "sender": chat_id, "chatName": sender_name, "senderName": sender_name},
         "messageData": {"typeMessage": "textMessage", "textMessageData": {"textMessage": text}},
@@ -38,12 +44,12 @@ def outgoing_status(
     id_message: str,
     chat_id: str = "79005550101@c.us",
     description: str = "",
-    timestamp: int = 1764326460,
+    timestamp: int | None = None,
 ) -> dict[str, Any]:
     body = {
         "typeWebhook": "outgoingMessageStatus",
         "instanceData": instance_data(),
-        "timestamp": timestamp,
+        "timestamp": now() if timestamp is None else timestamp,
         "idMessage": id_message,
         "chatId": chat_id,
         "status": status,

@@ -47,6 +47,7 @@ def http_error(status):
         (TimeoutError(), True),
         (requests.ConnectionError(), True),
         (requests.ReadTimeout(), True),
+        (requests.exceptions.ChunkedEncodingError("server dropped the connection"), True),
         (http_error(503), True),
         (http_error(500), True),
         (http_error(429), True),
@@ -118,6 +119,32 @@ def test_a_call_slower_than_timeout_counts_as_failure(clock):
     for _ in range(3):
         assert cb.call(slow_success) == "late"
     assert cb.state == BreakerState.OPEN
+
+
+def test_a_call_past_timeout_is_a_failure_and_not_also_slow(clock):
+    config = CircuitBreakerConfig(
+        failure_threshold=100, minimum_requests=100, slow_call_threshold=1.0, timeout=5.0, scope="local"
+    )
+    cb = local_breaker(clock, config=config)
+
+    def taking(seconds, error=None):
+        def call():
+            clock.advance(seconds)
+            if error is not None:
+                raise error
+            return "answer"
+
+        return call
+
+    assert cb.call(taking(6)) == "answer"  # returned, but after the timeout
+    with pytest.raises(TransientError):
+        cb.call(taking(6, TransientError("late and failed")))
+    snapshot = cb.snapshot()
+    assert (snapshot.calls_in_window, snapshot.failure_rate, snapshot.slow_call_rate) == (2, 1.0, 0.0)
+    cb.call(taking(2))  # past the slow threshold, within the timeout: slow, not failed
+    snapshot = cb.snapshot()
+    assert snapshot.failure_rate == pytest.approx(2 / 3)
+    assert snapshot.slow_call_rate == pytest.approx(1 / 3)
 
 
 def test_half_open_probe_success_closes(clock):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from reliability.breaker.config import CircuitBreakerConfig
@@ -16,6 +18,8 @@ from reliability.breaker.state import (
     OPEN,
     SUCCESS,
     BreakerCore,
+    Permit,
+    new_token,
 )
 
 CONFIG = CircuitBreakerConfig(
@@ -187,12 +191,45 @@ def test_reclose_then_reopen_starts_from_the_first_open_time():
     assert core.open_until == 50.0
 
 
-def test_outcomes_without_a_permit_do_not_decide_half_open():
+def test_outcomes_without_a_permit_of_this_period_do_not_decide_half_open():
     core = open_core(0.0)
     core.acquire(CONFIG, 10.0)
     assert record(core, FAILURE, 10.0, permit=None) is None  # admitted before it opened
-    assert record(core, FAILURE, 10.0, permit="stale") is None
+    earlier = Permit("from-an-earlier-half-open-period", core.half_open_period - 1)
+    assert record(core, FAILURE, 10.0, permit=earlier) is None
     assert core.state == HALF_OPEN
+
+
+def test_a_trial_failure_reopens_even_after_its_permit_lapsed():
+    core = open_core(0.0)
+    hung = core.acquire(CONFIG, 10.0)
+    core.acquire(CONFIG, 10.0)
+    later = core.acquire(CONFIG, 15.0)  # both permits lapsed at 15: the slot is given again
+    assert later.allowed and hung.permit.token not in core.permits
+    transition = record(core, FAILURE, 16.0, permit=hung.permit)
+    assert (transition.from_state, transition.to_state, transition.reason) == (HALF_OPEN, OPEN, "half_open_failure")
+    assert core.open_until == 16.0 + 20.0
+
+
+def test_a_success_whose_permit_lapsed_is_not_counted_as_a_trial():
+    core = open_core(0.0)
+    slow = core.acquire(CONFIG, 10.0)
+    first, second = core.acquire(CONFIG, 15.0), core.acquire(CONFIG, 15.0)
+    assert record(core, SUCCESS, 16.0, permit=slow.permit) is None
+    assert core.half_open_successes == 0
+    record(core, SUCCESS, 16.0, permit=first.permit)
+    assert record(core, SUCCESS, 16.0, permit=second.permit).to_state == CLOSED
+
+
+def test_a_late_trial_of_an_earlier_half_open_period_does_not_decide_the_next_one():
+    core = open_core(0.0)
+    hung = core.acquire(CONFIG, 10.0)
+    other = core.acquire(CONFIG, 10.0)
+    record(core, FAILURE, 11.0, permit=other.permit)  # reopens until 31
+    trial = core.acquire(CONFIG, 31.0)
+    assert trial.permit.period == hung.permit.period + 1
+    assert record(core, FAILURE, 32.0, permit=hung.permit) is None
+    assert core.state == HALF_OPEN and trial.permit.token in core.permits
 
 
 def test_ignored_trial_call_frees_its_permit_without_deciding():
@@ -263,3 +300,24 @@ def test_round_trip_through_stored_data():
         data=core.to_data(),
     )
     assert copy == core
+
+
+def test_forked_children_mint_tokens_unlike_the_parent_and_each_other():
+    minted_before_fork = [new_token() for _ in range(3)]
+    children = []
+    for _ in range(3):
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report two tokens, leave at once
+            os.close(read_end)
+            os.write(write_end, f"{new_token()} {new_token()}".encode())
+            os._exit(0)
+        os.close(write_end)
+        children.append((pid, read_end))
+    tokens = list(minted_before_fork)
+    for pid, read_end in children:
+        with os.fdopen(read_end) as pipe:
+            tokens += pipe.read().split()
+        assert os.waitpid(pid, 0)[1] == 0
+    tokens.append(new_token())  # the parent goes on after the forks
+    assert len(tokens) == len(set(tokens)) == 10
