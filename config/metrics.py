@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -46,16 +47,39 @@ def scrape_registry() -> CollectorRegistry:
     return registry
 
 
+def _header_bytes(value: str) -> bytes:
+    # WSGI hands header values over as latin-1 text (PEP 3333): encoding them back gives
+    # the bytes the client sent. Text beyond latin-1 (a test client's) cannot be a
+    # token's bytes anyway; surrogatepass encodes any string without raising.
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")
+
+
+def bearer_token_matches(request: HttpRequest, token: str | None) -> bool:
+    """Whether the request carries ``Authorization: Bearer <token>``.
+
+    Compared as bytes in constant time: ``hmac.compare_digest`` refuses non-ASCII text,
+    and a non-ASCII header is a wrong token (401), not a crash.
+    """
+    if not token:
+        return False
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(_header_bytes(presented.strip()), token.encode("utf-8", "surrogatepass"))
+
+
 def has_monitoring_access(request: HttpRequest, token: str | None) -> bool:
-    """Staff sessions, or a bearer token equal to ``token`` (compared in constant time)."""
+    """Staff sessions, or a bearer token equal to ``token``: the rule of every monitoring door."""
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated and user.is_staff:
         return True
-    header = request.headers.get("Authorization", "")
-    scheme, _, presented = header.partition(" ")
-    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(presented.strip(), token)
+    return bearer_token_matches(request, token)
 
 
+@never_cache
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not has_monitoring_access(request, settings.METRICS_TOKEN):
         return HttpResponse(

@@ -36,9 +36,20 @@ if IS_PRODUCTION:
     if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
         raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters with at least 5 distinct characters")
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if IS_PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "testserver")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if IS_PRODUCTION else list(LOCAL_HOSTS))
 if IS_PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("APP_ENV=production needs ALLOWED_HOSTS (comma-separated host names)")
+# A deployment that forgot APP_ENV=production runs with DEBUG on (tracebacks and settings
+# to anyone); a host name that is not local says it is one.
+_public_hosts = [
+    host for host in ALLOWED_HOSTS if host.lower() not in LOCAL_HOSTS and not host.lower().endswith(".localhost")
+]
+if DEBUG and _public_hosts:
+    raise ImproperlyConfigured(
+        f"DEBUG is on but ALLOWED_HOSTS names {', '.join(_public_hosts)}, which is not a local name: "
+        "set APP_ENV=production for a deployed service (or DEBUG=false)"
+    )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -60,6 +71,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.request_id.RequestIdMiddleware",
+    # Before anything reads the request: a NUL byte would reach a query and end as a 500.
+    "config.input_guard.InputGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -153,6 +166,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The longest countdown any task schedules; the broker must not redeliver before it.
 CELERY_MAX_COUNTDOWN_SECONDS = 3600
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport with short waits, so a worker stops promptly (config.broker).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -298,18 +313,32 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # The project's errors become 404/409/400 answers here, not in each view.
+    "EXCEPTION_HANDLER": "config.api.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "WhatsApp reliability service",
     "DESCRIPTION": "Green API webhooks, sentiment, triggers and the reliability layer's ops API.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema maps every ops endpoint: staff, or API clients with their token.
+    "SERVE_PERMISSIONS": ["reliability.api.permissions.IsStaffOrApiToken"],
+    "ENUM_NAME_OVERRIDES": {
+        "BreakerStateEnum": "reliability.breaker.models.BreakerState.values",
+        "DeadLetterStatusEnum": "reliability.dlq.models.DeadLetterStatus.values",
+    },
 }
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", IS_PRODUCTION) else None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", IS_PRODUCTION)
-# Probes come over plain HTTP from the orchestrator.
-SECURE_REDIRECT_EXEMPT = [r"^health/"]
+# Probes come over plain HTTP from the orchestrator, and Prometheus scrapes pods the same
+# way (/metrics still needs its token).
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
 SESSION_COOKIE_SECURE = IS_PRODUCTION
 CSRF_COOKIE_SECURE = IS_PRODUCTION
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if IS_PRODUCTION else 0, minimum=0)

@@ -10,10 +10,12 @@ from collections.abc import Callable
 
 import structlog
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from config.responses import error_response
 
 logger = structlog.get_logger(__name__)
 
@@ -43,12 +45,6 @@ class DependencyUnavailableMiddleware:
         dependency = dependency_name(exception)
         logger.warning("dependency_unavailable", dependency=dependency, error_class=type(exception).__name__)
         message = f"{dependency} is unavailable right now; try again in a few seconds"
-        wants_json = request.path.startswith(
-            ("/api/", "/admin/reliability/", "/health/")
-        ) or "json" in request.headers.get("Accept", "")
-        if wants_json:
-            response: HttpResponse = JsonResponse({"detail": message}, status=503)
-        else:
-            response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+        response = error_response(request, status=503, message=message)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response

@@ -24,7 +24,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from reliability.breaker.breaker import get_circuit_breaker
-from reliability.breaker.config import OVERRIDE_FIELDS
+from reliability.breaker.config import OVERRIDE_FIELDS, coerce_override
 from reliability.breaker.models import BreakerState, BreakerTransition, CircuitBreaker
 from reliability.breaker.selectors import BreakerSnapshot, UnknownBreaker, breaker_require
 from reliability.breaker.services import BreakerActionRefused, breaker_update_config
@@ -77,6 +77,14 @@ class CircuitBreakerForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        # The service refuses what coerce_override refuses; say so on the field, not as a 500.
+        for name in OVERRIDE_FIELDS:
+            try:
+                coerce_override(name, cleaned.get(name))
+            except ValidationError as exc:
+                self.add_error(name, exc.message_dict[name])
         if self.errors:
             return cleaned
         overrides = {name: cleaned.get(name) for name in OVERRIDE_FIELDS if cleaned.get(name) is not None}

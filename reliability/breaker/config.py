@@ -7,7 +7,10 @@ override fields an operator set on the ``CircuitBreaker`` row in the admin.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,8 +59,13 @@ _INT_FIELDS_ORDERED = (
     "half_open_max_calls",
 )
 _INT_FIELDS = set(_INT_FIELDS_ORDERED)
+SECONDS_FIELDS = ("recovery_timeout", "timeout", "slow_call_threshold", "max_recovery_timeout")
 # Bounds keep the Redis ring and the stored window small whatever an operator types.
 MAX_WINDOW_SIZE = 10_000
+# The override columns are 32-bit integers; no threshold or time needs more than a day
+# (and open_until stays finite when a reopen doubles it).
+MAX_OVERRIDE_INT = 2_147_483_647
+MAX_OVERRIDE_SECONDS = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -158,19 +166,47 @@ class CircuitBreakerConfig:
 
 
 def coerce_override(name: str, value: Any) -> Any:
-    """Turn a value from a form, JSON or the command line into the field's type, or raise."""
+    """Turn a value from a form, JSON or the command line into the field's type, or raise.
+
+    Refuses what the ``CircuitBreaker`` row cannot hold or the breaker cannot compute
+    with: NaN and Infinity, whole numbers beyond the 32-bit integer columns, times
+    longer than ``MAX_OVERRIDE_SECONDS``. Whether a value makes sense (at least 1, a rate
+    up to 1) is ``CircuitBreakerConfig.errors``'s call.
+    """
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise ValidationError({name: [f"must be a number, got {value!r}"]})
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValidationError({name: [f"must be a number, got {value!r}"]}) from None
+    shown = reprlib.repr(value)
+    number = _finite_number(name, value, shown)
     if name in _INT_FIELDS:
         if number != int(number):
-            raise ValidationError({name: [f"must be a whole number, got {value!r}"]})
+            raise ValidationError({name: [f"must be a whole number, got {shown}"]})
+        if abs(number) > MAX_OVERRIDE_INT:
+            raise ValidationError({name: [f"must be between 1 and {MAX_OVERRIDE_INT}, got {shown}"]})
         return int(number)
+    try:
+        seconds_or_rate = float(number)
+    except OverflowError:
+        raise ValidationError({name: [f"must be a finite number, got {shown}"]}) from None
+    if name in SECONDS_FIELDS and seconds_or_rate > MAX_OVERRIDE_SECONDS:
+        raise ValidationError({name: [f"must be at most {MAX_OVERRIDE_SECONDS:.0f} seconds, got {shown}"]})
+    return seconds_or_rate
+
+
+def _finite_number(name: str, value: Any, shown: str) -> int | float:
+    """``value`` as an exact int or a finite float; text is parsed as either."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValidationError({name: [f"must be a number, got {shown}"]})
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return int(value)
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValidationError({name: [f"must be a number, got {shown}"]}) from None
+    if not math.isfinite(number):
+        raise ValidationError({name: [f"must be a finite number, got {shown}"]})
     return number
 
 

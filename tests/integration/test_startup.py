@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -98,3 +99,64 @@ def test_the_embedded_default_migrates_sqlite_in_wal_mode(tmp_path):
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert connection.execute("SELECT count(*) FROM django_migrations").fetchone()[0] > 10
     assert (tmp_path / "var" / "broker" / "queue").is_dir()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DEBUG": "true", "ALLOWED_HOSTS": "reliability.example.com"},
+        {"ALLOWED_HOSTS": "localhost,reliability.example.com"},  # DEBUG is on by default in development
+        {"APP_ENV": "testing", "DEBUG": "on", "ALLOWED_HOSTS": "*"},
+        {"DEBUG": "1", "ALLOWED_HOSTS": "10.0.0.5"},
+    ],
+)
+def test_debug_with_a_public_host_name_refuses_to_start(tmp_path, env):
+    result = manage("check", env=env, tmp_path=tmp_path)
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert line.startswith("configuration error: DEBUG is on but ALLOWED_HOSTS names ")
+    assert "set APP_ENV=production" in line
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DEBUG": "true", "ALLOWED_HOSTS": "localhost,127.0.0.1,[::1],testserver,app.localhost,.localhost"},
+        {"DEBUG": "false", "ALLOWED_HOSTS": "reliability.example.com"},
+        {},
+    ],
+)
+def test_local_names_or_debug_off_start(tmp_path, env):
+    result = manage("check", env=env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+PROBE_OVER_HTTP = """
+import json
+from django.test import Client
+client = Client(HTTP_HOST="reliability.example.com")
+token = {"Authorization": "Bearer health-token-for-monitoring"}
+answers = {
+    "metrics": client.get("/metrics"),
+    "metrics_with_token": client.get("/metrics", headers=token),
+    "live": client.get("/health/live"),
+    "admin": client.get("/admin/"),
+    "api": client.get("/admin/reliability/circuit-breakers"),
+}
+print(json.dumps({name: [r.status_code, r.get("Location", "")] for name, r in answers.items()}))
+"""
+
+
+def test_production_redirects_to_https_except_probes_and_the_metrics_scrape(tmp_path):
+    assert manage("migrate", "--no-input", "-v0", env=PRODUCTION_ENV, tmp_path=tmp_path).returncode == 0
+
+    result = manage("shell", "-c", PROBE_OVER_HTTP, env=PRODUCTION_ENV, tmp_path=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answers["metrics"] == [401, ""], "still behind its token, over plain HTTP"
+    assert answers["metrics_with_token"] == [200, ""]
+    assert answers["live"] == [200, ""]
+    assert answers["admin"] == [301, "https://reliability.example.com/admin/"]
+    assert answers["api"] == [301, "https://reliability.example.com/admin/reliability/circuit-breakers"]
