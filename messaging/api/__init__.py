@@ -2,5 +2,5 @@
 
 Token authentication (``Authorization: Token <key>``) or an admin session; each endpoint
 needs the model permission of what it does. Views are thin doors: validation is in
-``messaging.validation`` and ``messaging.services.triggers``, the work in the services.
+``messaging.clients.validation`` and ``messaging.services.triggers``, the work in the services.
 """

@@ -1,6 +1,6 @@
 """Serializer fields that take exactly the JSON type they document.
 
-DRF's stock fields coerce: ``CharField`` turns ``12`` or ``1e999`` into text,
+DRF's stock fields coerce: ``CharField`` turns ``12`` or ``1.5`` into text,
 ``BooleanField`` reads ``"yes"`` as true, ``IntegerField`` accepts ``"10"``. A typed
 API says what it takes and refuses the rest with a message naming the field.
 """
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from messaging.validation import message_text_validate
+from messaging.clients.errors import InvalidRequest
+from messaging.clients.validation import message_text_validate
 
 # PostgreSQL's integer column.
 INT_MAX = 2**31 - 1
@@ -27,15 +27,14 @@ def pk_from_path(value: str) -> int | None:
 
 
 class StrictCharField(serializers.CharField):
-    """A JSON string; NUL characters refused (PostgreSQL text cannot hold them).
+    """A JSON string, never a number or a boolean turned into one.
 
-    Lone surrogates never get here: ``StrictJSONParser`` refuses them."""
+    NUL characters and lone surrogates never get here: ``config.parsers.StrictJSONParser``
+    refuses them in any string of the body."""
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
-        if "\x00" in data:
-            raise serializers.ValidationError("may not contain NUL characters")
         return super().to_internal_value(data)
 
 
@@ -43,6 +42,8 @@ class MessageTextField(serializers.CharField):
     """A WhatsApp message text: 1 to 20,000 characters, checked by ``message_text_validate``."""
 
     def __init__(self, **kwargs: Any) -> None:
+        # Blank texts must reach message_text_validate too (DRF answers "" before any validator).
+        kwargs.setdefault("allow_blank", True)
         kwargs.setdefault("trim_whitespace", False)
         kwargs.setdefault("help_text", "1 to 20,000 characters")
         super().__init__(**kwargs)
@@ -50,10 +51,14 @@ class MessageTextField(serializers.CharField):
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
+        return data
+
+    def run_validation(self, data: Any = serializers.empty) -> str:
+        text = super().run_validation(data)
         try:
-            return message_text_validate(text=data)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.messages) from None
+            return message_text_validate(text, field=self.field_name)
+        except InvalidRequest as exc:
+            raise serializers.ValidationError(exc.description) from None
 
 
 class StrictBooleanField(serializers.BooleanField):
