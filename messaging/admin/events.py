@@ -22,7 +22,6 @@ from django.utils.html import format_html_join
 from django.utils.http import urlencode
 
 from messaging.admin.common import (
-    SENTIMENT_COLOURS,
     ChatFilter,
     ReadOnlyAdmin,
     chat_link,
@@ -76,7 +75,6 @@ class WebhookEventAdmin(ChatSearchMixin, ReadOnlyAdmin):
         "text_short",
         "message_status",
         "processing_status",
-        "id_message",
     )
     list_filter = (TypeFilter, "processing_status", ChatFilter, "received_via")
     ordering = ("-id",)
@@ -194,7 +192,10 @@ class WebhookEventAdmin(ChatSearchMixin, ReadOnlyAdmin):
             "latest_url": conversation_url(chat_id) if before is not None else None,
             "events_url": reverse("admin:messaging_webhookevent_changelist") + "?" + urlencode({"chat": chat_id}),
             "outbound_url": reverse("admin:messaging_outboundmessage_changelist") + "?" + urlencode({"chat": chat_id}),
-            "sentiment_colours": SENTIMENT_COLOURS,
+            "may_resend": request.user.has_perm("messaging.resend_outboundmessage"),
+            "may_reconcile": request.user.has_perm("messaging.reconcile_outboundmessage"),
+            "resend_url": reverse("admin:messaging_outboundmessage_confirm", kwargs={"action": "resend"}),
+            "reconcile_url": reverse("admin:messaging_outboundmessage_confirm", kwargs={"action": "reconcile"}),
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/messaging/conversation.html", context)

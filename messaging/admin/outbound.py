@@ -87,8 +87,6 @@ class OutboundMessageAdmin(ChatSearchMixin, ReadOnlyAdmin):
         "status_badge",
         "attempts",
         "trigger",
-        "id_message",
-        "error_short",
     )
     list_filter = ("status", ChatFilter, "trigger")
     list_select_related = ("trigger",)
@@ -122,17 +120,19 @@ class OutboundMessageAdmin(ChatSearchMixin, ReadOnlyAdmin):
     def chat(self, obj: OutboundMessage) -> str:
         return chat_link(obj.chat_id)
 
-    @admin.display(description="text")
+    @admin.display(description="text (and last error)")
     def text_short(self, obj: OutboundMessage) -> str:
-        return short(obj.text)
+        if not obj.last_error:
+            return short(obj.text)
+        return format_html(
+            '{}<div class="outbound-error" style="color:var(--error-fg,#ba2121);font-size:11px">{}</div>',
+            short(obj.text),
+            short(redact_text(obj.last_error), 80),
+        )
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: OutboundMessage) -> str:
         return outbound_badge(obj.status)
-
-    @admin.display(description="last error")
-    def error_short(self, obj: OutboundMessage) -> str:
-        return short(redact_text(obj.last_error), 60)
 
     @admin.display(description="last error")
     def error_full(self, obj: OutboundMessage) -> str:

@@ -71,7 +71,7 @@ class TriggerForm(forms.ModelForm):
 @admin.register(Trigger)
 class TriggerAdmin(admin.ModelAdmin):
     form = TriggerForm
-    list_display = ("name", "enabled", "priority", "conditions", "template_short", "cooldown_seconds", "updated_at")
+    list_display = ("name", "enabled", "priority", "conditions", "template_short", "cooldown_seconds")
     list_display_links = ("name",)
     list_editable = ("enabled",)
     list_filter = ("enabled",)
@@ -88,6 +88,10 @@ class TriggerAdmin(admin.ModelAdmin):
         ("Recorded", {"fields": ("created_at", "updated_at")}),
     )
     readonly_fields = ("created_at", "updated_at")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Trigger | None = None) -> Any:
+        # A trigger being added has no times to show yet.
+        return self.fieldsets if obj is not None else self.fieldsets[:-1]
 
     @admin.display(description="conditions")
     def conditions(self, obj: Trigger) -> str:

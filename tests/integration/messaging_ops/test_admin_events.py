@@ -202,3 +202,29 @@ def test_conversation_escapes_what_customers_write(root_client, make_event):
     page = root_client.get(conversation()).content.decode()
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert "<b>Eve</b>" not in page
+
+
+def test_conversation_offers_resend_and_reconcile_only_to_who_may(client, messaging_user, make_event, make_outbound):
+    make_event()
+    failed = make_outbound("failed one", status=OutboundStatus.FAILED)
+    unknown = make_outbound("unknown one", status=OutboundStatus.UNKNOWN)
+    resend = reverse("admin:messaging_outboundmessage_confirm", kwargs={"action": "resend"}) + f"?ids={failed.pk}"
+    reconcile = (
+        reverse("admin:messaging_outboundmessage_confirm", kwargs={"action": "reconcile"}) + f"?ids={unknown.pk}"
+    )
+
+    client.force_login(messaging_user("view_webhookevent", "view_outboundmessage", username="reader"))
+    page = client.get(conversation()).content.decode()
+    assert resend not in page and reconcile not in page
+
+    client.force_login(
+        messaging_user(
+            "view_webhookevent",
+            "view_outboundmessage",
+            "resend_outboundmessage",
+            "reconcile_outboundmessage",
+            username="op",
+        )
+    )
+    page = client.get(conversation()).content.decode()
+    assert resend in page and reconcile in page
