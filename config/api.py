@@ -16,12 +16,18 @@ from rest_framework.views import exception_handler, set_rollback
 
 from reliability.breaker.selectors import UnknownBreaker
 from reliability.breaker.services import BreakerActionRefused
-from reliability.dlq.exceptions import DeadLetterNotFound, DeadLetterStateError
+from reliability.dlq.exceptions import (
+    DeadLetterNotFound,
+    DeadLetterStateError,
+    FingerprintAmbiguous,
+    FingerprintNotFound,
+)
 
 # First match wins: BreakerActionRefused is a ValueError, but a refusal, not bad input.
 ERROR_STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (UnknownBreaker, status.HTTP_404_NOT_FOUND),
     (DeadLetterNotFound, status.HTTP_404_NOT_FOUND),
+    (FingerprintNotFound, status.HTTP_404_NOT_FOUND),
     (BreakerActionRefused, status.HTTP_409_CONFLICT),
     (DeadLetterStateError, status.HTTP_409_CONFLICT),
     (ValidationError, status.HTTP_400_BAD_REQUEST),
@@ -36,6 +42,8 @@ def _error_body(exc: BaseException) -> dict[str, Any]:
     body: dict[str, Any] = {"detail": str(exc)}
     if isinstance(exc, DeadLetterStateError):
         body["status"] = exc.status
+    if isinstance(exc, FingerprintAmbiguous):
+        body["candidates"] = [{"fingerprint": short, "count": count} for short, count in exc.candidates]
     return body
 
 

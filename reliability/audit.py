@@ -46,13 +46,18 @@ def audit_record(
     ``circuit_breaker.reset`` or ``dead_letter.replay``.
     """
     user = actor if getattr(actor, "is_authenticated", False) else None
-    name = user.get_username() if user is not None else (actor or "system")
     return AuditRecord.objects.create(
         actor=user,
-        actor_label=f"{channel}:{name}"[:150],
+        actor_label=actor_label(actor=actor, channel=channel),
         action=action,
         target_type=target_type,
         target_id=str(target_id),
         reason=reason,
         detail=detail or {},
     )
+
+
+def actor_label(*, actor: Any, channel: str) -> str:
+    """Who acted, as the audit trail and log lines name them: ``admin:alice``, ``cli:root``."""
+    name = actor.get_username() if getattr(actor, "is_authenticated", False) else (actor or "system")
+    return f"{channel}:{name}"[:150]

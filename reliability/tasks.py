@@ -7,10 +7,16 @@ traceback, redacted. A signal handler would capture every task in the process,
 maintenance jobs included, whose failures are better retried by their next run.
 
 Task names are explicit and stable: periodic task rows store them.
+
+The replay tasks run under Celery's time limits. Each computes one deadline when it
+starts (``task_deadline``) and the services stop claiming and starting work after it,
+so a run ends by itself instead of being interrupted mid-handler.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -22,15 +28,28 @@ from reliability.dlq.registry import register_handler
 from reliability.dlq.services import (
     dead_letter_add,
     dead_letter_cleanup,
-    dead_letter_replay_batch,
+    dead_letter_replay_due,
     dead_letter_replay_many,
-    get_failed_message_processor,
 )
 
 log = structlog.get_logger(__name__)
 
 # When a failed task cannot be stored in the DLQ, it is sent again this much later.
 CAPTURE_RETRY_SECONDS = 60
+# The share of a run's time limit kept back after its deadline, for the handler already
+# running when the deadline passes and for recording the outcomes.
+TIME_LIMIT_RESERVE = 0.25
+
+
+def task_deadline(task: Task, *, clock: Callable[[], float] = time.monotonic) -> float | None:
+    """When this run of ``task`` must stop starting work, as a ``clock()`` time; None without a time limit.
+
+    The limit is the first of the soft and hard limits this run has, as the worker applies
+    them: given with the call, else the task's (which default to the app's settings).
+    """
+    hard, soft = task.request.timelimit or (None, None)
+    limit = min((value for value in (soft or task.soft_time_limit, hard or task.time_limit) if value), default=None)
+    return clock() + limit * (1 - TIME_LIMIT_RESERVE) if limit else None
 
 
 def replay_captured_task(payload: dict[str, Any]) -> Any:
@@ -88,32 +107,19 @@ class ReliableTask(Task):
         log.warning("task_dead_lettered", task_name=self.name, task_id=task_id, letter_id=letter.pk)
 
 
-def _all_held_back(stats: dict[str, int]) -> bool:
-    # Every claimed letter went back over the replay rate: the next run picks them up.
-    return stats["released"] == stats["claimed"]
-
-
-@shared_task(name="process_dead_letter_queue_batch", ignore_result=True)
-def process_dead_letter_queue_batch(batch_size: int = 20, max_batches: int = 50) -> dict[str, Any]:
+@shared_task(bind=True, name="process_dead_letter_queue_batch", ignore_result=True)
+def process_dead_letter_queue_batch(self: Task, batch_size: int = 20, max_batches: int = 50) -> dict[str, Any]:
     """Beat job (every 5 minutes): replay due letters with the recovery strategies.
 
-    Takes batches until none is full or ``max_batches`` ran, under a lock so that an
-    overlapping run (a slow one, a second beat) skips instead of competing.
+    Takes batches until none is left, ``max_batches`` ran or its deadline passed, under a
+    lock so that an overlapping run (a slow one, a second beat) skips instead of competing.
     """
     with job_lock("process_dead_letter_queue_batch", timeout=settings.DLQ_CLAIM_LEASE_SECONDS) as acquired:
         if not acquired:
             log.info("dlq_batch_skipped", reason="another run holds the lock")
             return {"skipped": True}
-        processor = get_failed_message_processor()
-        totals: dict[str, Any] = {"skipped": False, "batches": 0}
-        for _ in range(max_batches):
-            stats = processor.process_dlq_with_strategies(batch_size=batch_size)
-            totals["batches"] += 1
-            for key, value in stats.items():
-                totals[key] = totals.get(key, 0) + value
-            if stats["claimed"] < batch_size or _all_held_back(stats):
-                break
-        return totals
+        totals = dead_letter_replay_due(batch_size=batch_size, max_batches=max_batches, deadline=task_deadline(self))
+        return {"skipped": False, **totals}
 
 
 @shared_task(name="cleanup_old_dlq_messages", ignore_result=True)
@@ -126,27 +132,30 @@ def cleanup_old_dlq_messages(max_age_days: int | None = None) -> dict[str, Any]:
         return {"skipped": False, "deleted": dead_letter_cleanup(older_than_days=max_age_days)}
 
 
-@shared_task(name="replay_dead_letter_batch", ignore_result=True)
+@shared_task(bind=True, name="replay_dead_letter_batch", ignore_result=True)
 def replay_dead_letter_batch(
-    batch_size: int = 100, message_type: str | None = None, max_batches: int = 100
+    self: Task, batch_size: int = 100, message_type: str | None = None, max_batches: int = 100
 ) -> dict[str, int]:
     """Drain due letters in batches; no lock, as any number of workers may do this at once."""
-    totals: dict[str, int] = {}
-    for _ in range(max_batches):
-        stats = dead_letter_replay_batch(batch_size=batch_size, message_type=message_type)
-        for key, value in stats.items():
-            totals[key] = totals.get(key, 0) + value
-        if stats["claimed"] == 0 or _all_held_back(stats):
-            break
-    return totals
+    return dead_letter_replay_due(
+        batch_size=batch_size, max_batches=max_batches, message_type=message_type, deadline=task_deadline(self)
+    )
 
 
-@shared_task(name="replay_dead_letters", ignore_result=True)
+@shared_task(bind=True, name="replay_dead_letters", ignore_result=True)
 def replay_dead_letters(
-    letter_ids: list[int], actor_id: int | None = None, channel: str = "admin", rate: float | None = None
+    self: Task, letter_ids: list[int], actor_id: int | None = None, channel: str = "admin", rate: float | None = None
 ) -> dict[str, Any]:
-    """An operator's bulk replay, run in a worker so a large selection does not hold a request."""
+    """An operator's bulk replay, run in a worker so a large selection does not hold a request.
+
+    What the deadline leaves unstarted goes on in a new run, with a time limit of its own.
+    """
     from django.contrib.auth import get_user_model
 
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id is not None else None
-    return dead_letter_replay_many(letter_ids=letter_ids, actor=actor, channel=channel, rate=rate).as_dict()
+    result = dead_letter_replay_many(
+        letter_ids=letter_ids, actor=actor, channel=channel, rate=rate, deadline=task_deadline(self)
+    )
+    if result.unstarted:
+        replay_dead_letters.delay(letter_ids=result.unstarted, actor_id=actor_id, channel=channel, rate=rate)
+    return result.as_dict()

@@ -36,6 +36,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.input_guard import MAX_JSON_DEPTH as MAX_DEPTH
 from messaging import metrics
 from messaging.models import MESSAGE_TYPES, ProcessingStatus, ReceivedVia, WebhookEvent, WebhookType
 from messaging.payloads import WebhookBody, message_text
@@ -44,7 +45,6 @@ from messaging.services.events import webhook_event_acts_on
 
 log = structlog.get_logger(__name__)
 
-MAX_DEPTH = 32
 _ID_CHARS = 255
 
 
@@ -84,7 +84,20 @@ def _finite_float(text: str) -> float:
 
 
 def webhook_body_parse(*, raw: bytes) -> dict[str, Any]:
-    """The JSON object in ``raw``; ``WebhookRejected`` (400) with a readable reason otherwise."""
+    """The JSON object in ``raw``; ``WebhookRejected`` (400) with a readable reason otherwise.
+
+    The API's ``config.input_guard.json_loads_strict`` refuses NUL; a webhook must not (see
+    the module's docstring), so it is parsed here, to the same depth limit, and numbers
+    too large for a float (``1e999``) are refused as well as NaN and Infinity.
+    """
+    try:
+        return _parse_object(raw)
+    except WebhookRejected as exc:
+        webhook_refusal_count(outcome=exc.outcome)
+        raise
+
+
+def _parse_object(raw: bytes) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -233,7 +233,13 @@ def _sent(row: OutboundMessage, id_message: str) -> SendAttempt:
         # while our answer was on its way; the answer is the better witness.
         moved = _take_id_message(row, id_message, now)
     if not moved:
-        log.info("outbound_sent_after_settled", outbound_id=row.pk)
+        # Someone settled the row first: reconciliation with this very idMessage (harmless),
+        # or, if it holds another one, a later attempt that should never have been made.
+        current = OutboundMessage.objects.filter(pk=row.pk).values_list("id_message", flat=True).first()
+        report = log.info if current == id_message else log.error
+        report(
+            "outbound_answer_after_settled", outbound_id=row.pk, attempts=row.attempts, same_id=current == id_message
+        )
         return _attempt(row, "sent", S.SENT)
     if row.inbound is not None:
         metrics.reply_latency.observe(max((now - row.inbound.received_at).total_seconds(), 0.0))

@@ -248,3 +248,58 @@ def trigger_claim_cooldown(*, trigger: Trigger, chat_id: str, inbound: WebhookEv
             return False
     TriggerFiring.objects.create(trigger=trigger, chat_id=chat_id, fired_at=now, inbound=inbound)
     return True
+
+
+# --- the demo's triggers ----------------------------------------------------------------
+
+# What `make run` seeds so the sample conversation (``python -m sandbox play``) gets replies.
+# The cooldowns keep a chat from getting the same text twice in a row.
+DEMO_TRIGGERS = (
+    {
+        "name": "Refunds",
+        "keywords": ["refund", "money back"],
+        "priority": 20,
+        "cooldown_seconds": 60,
+        "reply_template": "{sender_name}, we have started your refund; you will hear from us within a day.",
+    },
+    {
+        "name": "Order problems",
+        "keywords": ["order", "missing", "never arrived"],
+        "priority": 10,
+        "cooldown_seconds": 60,
+        "reply_template": "Sorry to hear that, {sender_name}. We are looking into your order right now.",
+    },
+    {
+        "name": "Happy customers",
+        "sentiment_labels": ["positive"],
+        "priority": 5,
+        "cooldown_seconds": 3600,
+        "reply_template": "Thank you, {sender_name}! We are glad you are happy.",
+    },
+    {
+        "name": "Opening hours",
+        "keywords": ["open", "opening hours", "saturday"],
+        "priority": 1,
+        "cooldown_seconds": 60,
+        "reply_template": "We are open Monday to Saturday, 9:00 to 18:00.",
+    },
+)
+
+
+def triggers_demo_seed() -> list[str]:
+    """Create the demo triggers that do not exist yet (by name); returns the names created."""
+    created = []
+    for spec in DEMO_TRIGGERS:
+        fields = {"keywords": [], "regex": "", "sentiment_labels": [], "chat_ids": [], **spec}
+        trigger_validate(
+            keywords=fields["keywords"],
+            regex=fields["regex"],
+            sentiment_labels=fields["sentiment_labels"],
+            chat_ids=fields["chat_ids"],
+            reply_template=fields["reply_template"],
+        )
+        name = fields.pop("name")
+        _, was_created = Trigger.objects.get_or_create(name=name, defaults=fields)
+        if was_created:
+            created.append(name)
+    return created

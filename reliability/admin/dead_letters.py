@@ -30,14 +30,21 @@ from django.utils.text import Truncator
 from django.utils.timesince import timesince
 from kombu.exceptions import OperationalError
 
-from reliability.dlq.exceptions import DeadLetterNotFound
+from reliability.dlq.exceptions import (
+    DeadLetterNotFound,
+    FingerprintAmbiguous,
+    FingerprintNotFound,
+    FingerprintPrefixInvalid,
+)
 from reliability.dlq.models import DeadLetter, DeadLetterAttempt, DeadLetterStatus
 from reliability.dlq.selectors import (
     UNSETTLED,
     dead_letter_counts_by_status,
+    dead_letter_fingerprint_resolve,
     dead_letter_groups,
     dead_letter_ids,
     dead_letter_oldest_age_seconds,
+    operator_actionable,
 )
 from reliability.dlq.services import BulkResult, dead_letter_discard, dead_letter_replay_many, dead_letter_resolve
 from reliability.tasks import replay_dead_letters
@@ -159,9 +166,12 @@ class DeadLetterAdmin(admin.ModelAdmin):
         "next_retry_at",
     )
     list_filter = ("status", "message_type", "failure_kind", "error_class", FingerprintFilter, AgeFilter)
-    # id and fingerprint are matched exactly; free text in the message and the source.
-    search_fields = ("id__exact", "fingerprint__exact", "error_message", "source")
-    search_help_text = "Exact id or fingerprint, or text in the error message or source."
+    # An exact id, free text in the message and the source; a fingerprint prefix is resolved
+    # by get_search_results.
+    search_fields = ("id__exact", "error_message", "source")
+    search_help_text = (
+        "Exact id, a fingerprint or a unique prefix of it (8+ characters), or text in the error message or source."
+    )
     list_select_related = ("settled_by",)
     show_full_result_count = False
     list_per_page = 50
@@ -254,6 +264,19 @@ class DeadLetterAdmin(admin.ModelAdmin):
     def first_error_pretty(self, obj: DeadLetter) -> str:
         return _pre(json.dumps(obj.first_error, indent=2, sort_keys=True, ensure_ascii=False))
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[DeadLetter], search_term: str
+    ) -> tuple[QuerySet[DeadLetter], bool]:
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            fingerprint = dead_letter_fingerprint_resolve(prefix=search_term)
+        except (FingerprintPrefixInvalid, FingerprintNotFound):
+            return results, may_have_duplicates  # not a fingerprint: the text search stands
+        except FingerprintAmbiguous as exc:
+            self.message_user(request, f"{str(exc).capitalize()}.", messages.ERROR)
+            return queryset.none(), False
+        return results | queryset.filter(fingerprint=fingerprint), may_have_duplicates
+
     # --- Pages -----------------------------------------------------------------------------
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
@@ -283,19 +306,22 @@ class DeadLetterAdmin(admin.ModelAdmin):
             letter = DeadLetter.objects.filter(pk=object_id).only("id", "fingerprint").first()
         context = dict(extra_context or {})
         if letter is not None:
+            actionable = DeadLetter.objects.filter(operator_actionable(now=timezone.now()), pk=letter.pk).exists()
             tools = [
                 (ACTIONS[name].verb, self._confirm_url(name, ids=[letter.pk]))
                 for name in ACTIONS
-                if self._may(request, name)
+                if actionable and self._may(request, name)
             ]
             if self.has_replay_permission(request):
-                same = len(dead_letter_ids(fingerprint=letter.fingerprint, status=UNSETTLED, limit=MAX_SNAPSHOT + 1))
-                tools.append(
-                    (
-                        f"Replay all with this fingerprint ({same if same <= MAX_SNAPSHOT else f'{MAX_SNAPSHOT}+'})",
-                        self._confirm_url("replay", fingerprint=letter.fingerprint),
+                same = len(dead_letter_ids(fingerprint=letter.fingerprint, actionable=True, limit=MAX_SNAPSHOT + 1))
+                if same:
+                    shown = same if same <= MAX_SNAPSHOT else f"{MAX_SNAPSHOT}+"
+                    tools.append(
+                        (
+                            f"Replay all with this fingerprint ({shown})",
+                            self._confirm_url("replay", fingerprint=letter.fingerprint),
+                        )
                     )
-                )
             context["dlq_tools"] = tools
         return super().change_view(request, object_id, form_url, extra_context=context)
 
@@ -355,10 +381,15 @@ class DeadLetterAdmin(admin.ModelAdmin):
         except ValueError as exc:
             return HttpResponseBadRequest(str(exc))
         if ids is None:
-            fingerprint = request.GET.get("fingerprint", "")
-            if not fingerprint:
+            if not request.GET.get("fingerprint"):
                 return HttpResponseBadRequest("give ids=1,2,3 or fingerprint=...")
-            ids = dead_letter_ids(fingerprint=fingerprint, status=UNSETTLED, limit=MAX_SNAPSHOT + 1)
+            try:
+                fingerprint = dead_letter_fingerprint_resolve(prefix=request.GET["fingerprint"])
+            except (FingerprintPrefixInvalid, FingerprintAmbiguous) as exc:
+                return HttpResponseBadRequest(str(exc))
+            except FingerprintNotFound as exc:
+                raise Http404(str(exc)) from None
+            ids = dead_letter_ids(fingerprint=fingerprint, actionable=True, limit=MAX_SNAPSHOT + 1)
         if len(ids) > MAX_SNAPSHOT:
             return HttpResponseBadRequest(
                 f"more than {MAX_SNAPSHOT} letters at once: narrow the selection, or use the dlq command"

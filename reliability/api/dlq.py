@@ -8,7 +8,7 @@ errors (unknown id 404, a state that forbids the replay 409) are answered by
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -19,20 +19,33 @@ from reliability.api.serializers import (
     DeadLetterReplayResultSerializer,
     DeadLetterSummarySerializer,
     ErrorSerializer,
+    FingerprintAmbiguousSerializer,
 )
-from reliability.dlq.selectors import dead_letter_groups, dead_letter_summary
+from reliability.dlq.selectors import dead_letter_fingerprint_resolve, dead_letter_groups, dead_letter_summary
 from reliability.dlq.services import dead_letter_replay
 
 GROUPS_SHOWN = 20
 
 
 class DeadLetterSummaryView(OpsAPIView):
-    """Counts by status and by type, the backlog, the oldest waiting age, the largest groups."""
+    """Counts by status and by type, the backlog, the oldest waiting age, the largest groups.
 
-    @extend_schema(responses={200: DeadLetterSummarySerializer})
+    ``?fingerprint=`` (the full fingerprint or a unique prefix of 8+ characters) narrows the
+    groups to that one and names it in full: 400 for a bad or ambiguous prefix (with the
+    candidates), 404 when no letter has it.
+    """
+
+    @extend_schema(
+        parameters=[OpenApiParameter("fingerprint", str, description="a fingerprint or a unique prefix of it")],
+        responses={200: DeadLetterSummarySerializer, 400: FingerprintAmbiguousSerializer, 404: ErrorSerializer},
+    )
     def get(self, request: Request) -> Response:
+        fingerprint = None
+        if "fingerprint" in request.query_params:
+            fingerprint = dead_letter_fingerprint_resolve(prefix=request.query_params["fingerprint"])
         summary = dead_letter_summary()
-        summary["groups"] = dead_letter_groups(limit=GROUPS_SHOWN)
+        summary["groups"] = dead_letter_groups(fingerprint=fingerprint, limit=GROUPS_SHOWN)
+        summary["fingerprint"] = fingerprint
         return Response(DeadLetterSummarySerializer(summary).data)
 
 

@@ -174,6 +174,9 @@ class DeadLetterSummarySerializer(serializers.Serializer):
     backlog = serializers.IntegerField(help_text="letters not settled yet")
     oldest_age_seconds = serializers.FloatField(allow_null=True, help_text="age of the oldest unsettled letter")
     groups = DeadLetterGroupSerializer(many=True, help_text="the largest failure groups")
+    fingerprint = serializers.CharField(
+        allow_null=True, help_text="the full fingerprint the groups were narrowed to (``?fingerprint=``), else null"
+    )
 
 
 class DeadLetterReplayResultSerializer(serializers.Serializer):
@@ -186,6 +189,18 @@ class DeadLetterReplayResultSerializer(serializers.Serializer):
     next_retry_at = serializers.DateTimeField(allow_null=True)
     error_class = serializers.CharField()
     error_message = serializers.CharField()
+
+
+class FingerprintCandidateSerializer(serializers.Serializer):
+    fingerprint = serializers.CharField(help_text="short form, long enough to tell the candidates apart")
+    count = serializers.IntegerField(help_text="letters with this fingerprint")
+
+
+class FingerprintAmbiguousSerializer(serializers.Serializer):
+    """A fingerprint prefix that is malformed, or that several fingerprints start with."""
+
+    detail = serializers.CharField()
+    candidates = FingerprintCandidateSerializer(many=True, required=False)
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import InterfaceError, OperationalError
 
+from config.unavailable import UNAVAILABLE_ERRORS
 from reliability.dlq.models import FailureKind
 from reliability.errors import NETWORK_ERRORS, CircuitOpenError, PermanentError, RateLimited, TransientError
 from reliability.redaction import redact_text
+from reliability.retry.http import retry_after_of
 
-_TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
-    *NETWORK_ERRORS,
-    OperationalError,
-    InterfaceError,
-)
+# The network going away, or our own database or Redis (a handler that cannot store its result).
+_TRANSIENT_TYPES: tuple[type[BaseException], ...] = (*NETWORK_ERRORS, *UNAVAILABLE_ERRORS)
 _PERMANENT_TYPES: tuple[type[BaseException], ...] = (ValueError, ValidationError)
 # 408 (request timeout) and 429 (too many requests) are the remote side's state, not our input.
 _RETRYABLE_4XX = {408, 429}
@@ -54,19 +53,6 @@ def _http_status(error: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
-def _retry_after_header(error: BaseException) -> float | None:
-    response = getattr(error, "response", None)
-    headers = getattr(response, "headers", None) or {}
-    try:
-        value = headers.get("Retry-After")
-    except AttributeError:
-        return None
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except (TypeError, ValueError):
-        return None  # an HTTP date; the backoff is a fine stand-in
-
-
 def classify_failure(error: BaseException) -> Failure:
     """Classify ``error`` into a ``FailureKind`` with its (redacted) class and message."""
     name = error_class_name(error)
@@ -81,7 +67,8 @@ def classify_failure(error: BaseException) -> Failure:
         return Failure(FailureKind.TRANSIENT, name, message)
     status = _http_status(error)
     if status == 429:
-        return Failure(FailureKind.RATE_LIMITED, name, message, _retry_after_header(error), http_status=status)
+        retry_after = retry_after_of(error, now=time.time())
+        return Failure(FailureKind.RATE_LIMITED, name, message, retry_after, http_status=status)
     if status is not None and 400 <= status < 500 and status not in _RETRYABLE_4XX:
         return Failure(FailureKind.PERMANENT, name, message, http_status=status)
     if status is not None and (status >= 500 or status in _RETRYABLE_4XX):

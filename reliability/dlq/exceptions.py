@@ -1,8 +1,9 @@
 """Errors the dead letter services raise, so every door can map them to one answer.
 
 The admin, the ops API and the ``dlq`` command translate these: ``DeadLetterNotFound``
-is a 404 / exit 2, ``DeadLetterStateError`` a 409 / exit 1, a missing reason
-(``ValueError``) a 400 / exit 2.
+and ``FingerprintNotFound`` are a 404 / exit 2, ``DeadLetterStateError`` a 409 / exit 1,
+a missing reason (``ValueError``), ``FingerprintPrefixInvalid`` and
+``FingerprintAmbiguous`` a 400 / exit 2.
 """
 
 from __future__ import annotations
@@ -39,3 +40,31 @@ class NoHandlerRegistered(DeadLetterError, LookupError):
     def __init__(self, message_type: str) -> None:
         self.message_type = message_type
         super().__init__(f"no dead letter handler registered for message type {message_type!r}")
+
+
+class FingerprintPrefixInvalid(DeadLetterError, ValueError):
+    """Not something a fingerprint can start with: too short to be unique, or not hexadecimal."""
+
+    def __init__(self, prefix: str, *, minimum: int) -> None:
+        self.prefix = prefix
+        super().__init__(f"a fingerprint prefix is {minimum} to 64 hexadecimal characters, not {prefix!r}")
+
+
+class FingerprintNotFound(DeadLetterError, LookupError):
+    """No dead letter has a fingerprint starting with ``prefix``."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        super().__init__(f"no dead letter has a fingerprint starting with {prefix}")
+
+
+class FingerprintAmbiguous(DeadLetterError, ValueError):
+    """Several fingerprints start with ``prefix``; ``candidates`` are ``(short form, letters)``."""
+
+    def __init__(self, prefix: str, candidates: list[tuple[str, int]], *, more: bool) -> None:
+        self.prefix = prefix
+        self.candidates = candidates
+        listed = ", ".join(f"{short} ({count} letter{'s' if count != 1 else ''})" for short, count in candidates)
+        super().__init__(
+            f"fingerprint prefix {prefix} is ambiguous: {listed}{', and more' if more else ''}; give more characters"
+        )

@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+import os
+import re
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
 
-from reliability.dlq.exceptions import DeadLetterNotFound
+from reliability.dlq.exceptions import (
+    DeadLetterNotFound,
+    FingerprintAmbiguous,
+    FingerprintNotFound,
+    FingerprintPrefixInvalid,
+)
 from reliability.dlq.models import DeadLetter, DeadLetterStatus
 
 # Letters still waiting for a replay or an operator; settled ones are resolved/discarded.
 UNSETTLED = (DeadLetterStatus.PENDING, DeadLetterStatus.RETRYING, DeadLetterStatus.EXHAUSTED)
 SETTLED = (DeadLetterStatus.RESOLVED, DeadLetterStatus.DISCARDED)
+
+
+def operator_actionable(*, now: datetime) -> Q:
+    """The one rule for which letters an operator may replay, discard or resolve, at ``now``.
+
+    The same for all three actions: pending and exhausted letters, and retrying ones whose
+    claim lease has expired (their worker was lost; the next batch would reclaim them
+    anyway). Never settled letters, and never one a worker holds under a live lease: its
+    outcome is about to be written.
+    """
+    return Q(status__in=(DeadLetterStatus.PENDING, DeadLetterStatus.EXHAUSTED)) | Q(
+        status=DeadLetterStatus.RETRYING, next_retry_at__lte=now
+    )
 
 
 def dead_letter_get(*, letter_id: int) -> DeadLetter:
@@ -22,6 +42,53 @@ def dead_letter_get(*, letter_id: int) -> DeadLetter:
         return DeadLetter.objects.select_related("settled_by").prefetch_related("history").get(pk=letter_id)
     except (DeadLetter.DoesNotExist, ValueError, TypeError):
         raise DeadLetterNotFound(letter_id) from None
+
+
+# Fingerprints are sha256 hex; like git's object ids they may be abbreviated to a unique
+# prefix of at least FINGERPRINT_PREFIX_MIN characters, and are shown FINGERPRINT_SHORT long.
+FINGERPRINT_PREFIX_MIN = 8
+FINGERPRINT_SHORT = 12
+_FINGERPRINT_PREFIX = re.compile(rf"[0-9a-f]{{{FINGERPRINT_PREFIX_MIN},64}}")
+_CANDIDATES_SHOWN = 10
+
+
+def fingerprint_short(fingerprint: str) -> str:
+    """The abbreviated fingerprint the command and the README show."""
+    return fingerprint[:FINGERPRINT_SHORT]
+
+
+def dead_letter_fingerprint_resolve(*, prefix: str) -> str:
+    """The one stored fingerprint that starts with ``prefix`` (the command, admin search and API use this).
+
+    ``FingerprintPrefixInvalid`` when ``prefix`` is shorter than ``FINGERPRINT_PREFIX_MIN`` or
+    not hexadecimal, ``FingerprintNotFound`` when no letter has it, ``FingerprintAmbiguous``
+    (with the candidates and their letter counts) when several fingerprints do.
+    """
+    prefix = prefix.strip().lower()
+    if not _FINGERPRINT_PREFIX.fullmatch(prefix):
+        raise FingerprintPrefixInvalid(prefix, minimum=FINGERPRINT_PREFIX_MIN)
+    rows = list(
+        DeadLetter.objects.filter(fingerprint__startswith=prefix)
+        .order_by()
+        .values("fingerprint")
+        .annotate(count=Count("id"))
+        .order_by("-count", "fingerprint")[: _CANDIDATES_SHOWN + 1]
+    )
+    if not rows:
+        raise FingerprintNotFound(prefix)
+    if len(rows) > 1:
+        shown = rows[:_CANDIDATES_SHOWN]
+        width = _distinguishing_length([row["fingerprint"] for row in shown])
+        candidates = [(row["fingerprint"][:width], row["count"]) for row in shown]
+        raise FingerprintAmbiguous(prefix, candidates, more=len(rows) > _CANDIDATES_SHOWN)
+    return rows[0]["fingerprint"]
+
+
+def _distinguishing_length(fingerprints: list[str]) -> int:
+    # Candidates that share more than the short form are shown just long enough to differ.
+    ordered = sorted(fingerprints)
+    shared = max(len(os.path.commonprefix(pair)) for pair in zip(ordered, ordered[1:], strict=False))
+    return max(FINGERPRINT_SHORT, shared + 1)
 
 
 def dead_letter_list(
@@ -33,9 +100,15 @@ def dead_letter_list(
     failure_kind: str | None = None,
     created_before: datetime | None = None,
     search: str | None = None,
+    actionable: bool = False,
 ) -> QuerySet[DeadLetter]:
-    """Letters matching every given filter, newest first (the admin's and command's list)."""
+    """Letters matching every given filter, newest first (the admin's and command's list).
+
+    ``actionable`` keeps the letters an operator may act on now (``operator_actionable``).
+    """
     qs = DeadLetter.objects.all()
+    if actionable:
+        qs = qs.filter(operator_actionable(now=timezone.now()))
     if status:
         qs = qs.filter(status__in=[status] if isinstance(status, str) else status)
     if message_type:
@@ -95,13 +168,17 @@ def dead_letter_oldest_age_seconds(
     return max(((now or timezone.now()) - oldest).total_seconds(), 0.0)
 
 
-def dead_letter_groups(*, status: str | tuple[str, ...] | None = UNSETTLED, limit: int = 100) -> list[dict[str, Any]]:
+def dead_letter_groups(
+    *, status: str | tuple[str, ...] | None = UNSETTLED, fingerprint: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
     """Letters grouped by fingerprint, largest group first: the same failure counted once.
 
     Each group: fingerprint, message_type, error_class, failure_kind, count, first_seen,
     last_seen. The admin's "replay all with this fingerprint" acts on one group.
     """
     qs = DeadLetter.objects.order_by()
+    if fingerprint:
+        qs = qs.filter(fingerprint=fingerprint)
     if status:
         qs = qs.filter(status__in=[status] if isinstance(status, str) else status)
     rows = (

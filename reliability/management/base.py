@@ -1,13 +1,26 @@
-"""Base class of the on-call commands (``breakers``, ``dlq``)."""
+"""What the on-call commands (``breakers``, ``dlq``) share: their base class and who runs them."""
 
 from __future__ import annotations
 
+import getpass
+import os
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from redis.exceptions import RedisError
 
 from config.unavailable import UNAVAILABLE_ERRORS, dependency_name
+
+# The channel of the command line in the audit trail: ``cli:<OS user>``.
+CHANNEL = "cli"
+
+
+def os_user() -> str:
+    """Who ran the command, for the audit trail (a container may have no passwd entry)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"
 
 
 class OperatorCommand(BaseCommand):

@@ -12,8 +12,9 @@ The seed's API sits on top: ``dlq_handler`` (``add_to_dlq``, ``get_dlq_messages`
 One concept per module, each importing only the ones listed before it:
 
 - ``capture``: ``dead_letter_add`` (redaction, dedupe by ``dedupe_key``, first error).
-- ``replay``: ``dead_letter_replay`` (one, now) and ``dead_letter_replay_batch`` (claimed
-  due letters): leases, lost claims, recording outcomes, rate limiting.
+- ``replay``: ``dead_letter_replay`` (one, now), ``dead_letter_replay_batch`` (claimed
+  due letters) and ``dead_letter_replay_due`` (batches under one deadline): leases, lost
+  claims, recording outcomes, rate limiting, time limits.
 - ``bulk``: ``BulkResult`` on a snapshot of ids and ``dead_letter_replay_many``.
 - ``settle``: ``dead_letter_discard``, ``dead_letter_resolve``, ``dead_letter_cleanup``.
 - ``seed_api``: ``dlq_handler`` and ``get_failed_message_processor()``.
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from reliability.dlq.services.bulk import BulkResult, dead_letter_replay_many
 from reliability.dlq.services.capture import dead_letter_add
-from reliability.dlq.services.replay import dead_letter_replay, dead_letter_replay_batch
+from reliability.dlq.services.replay import dead_letter_replay, dead_letter_replay_batch, dead_letter_replay_due
 from reliability.dlq.services.seed_api import dlq_handler, get_failed_message_processor
 from reliability.dlq.services.settle import dead_letter_cleanup, dead_letter_discard, dead_letter_resolve
 
@@ -34,6 +35,7 @@ __all__ = [
     "dead_letter_discard",
     "dead_letter_replay",
     "dead_letter_replay_batch",
+    "dead_letter_replay_due",
     "dead_letter_replay_many",
     "dead_letter_resolve",
     "dlq_handler",

@@ -8,16 +8,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+import structlog
 from django.conf import settings
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from reliability.dlq.exceptions import DeadLetterNotFound, DeadLetterStateError
-from reliability.dlq.models import DeadLetter, DeadLetterStatus
+from reliability.dlq.models import DeadLetter
 from reliability.dlq.ratelimit import replay_rate_limiter
-from reliability.dlq.services.replay import _OPERATOR_REPLAYABLE, SYSTEM, ReplayResult, dead_letter_replay
+from reliability.dlq.selectors import operator_actionable
+from reliability.dlq.services.replay import SYSTEM, ReplayResult, dead_letter_replay, past_deadline
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -26,7 +30,8 @@ class BulkResult:
 
     ``planned`` maps each id to what was (or, in a dry run, would be) done: ``replay``,
     ``discard``, ``resolve`` or ``skip: <status>``. ``failed`` lists the ids that were
-    skipped or whose replay did not resolve them.
+    skipped or whose replay did not resolve them; ``unstarted`` those planned for a replay
+    that the deadline left for another run.
     """
 
     action: str
@@ -34,6 +39,7 @@ class BulkResult:
     letter_ids: list[int]
     planned: dict[int, str]
     results: list[ReplayResult] = field(default_factory=list)
+    unstarted: list[int] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -57,20 +63,35 @@ class BulkResult:
             "planned": {str(i): plan for i, plan in self.planned.items()},
             "skipped": self.skipped,
             "failed": self.failed,
+            "unstarted": self.unstarted,
             "results": [{"id": r.letter_id, "outcome": r.outcome, "status": r.status} for r in self.results],
         }
 
 
-def _snapshot(letter_ids: Iterable[int]) -> tuple[list[int], dict[int, tuple[str, str, datetime | None]]]:
+class _Snapshot(NamedTuple):
+    status: str
+    message_type: str
+    # ``operator_actionable`` when the snapshot was taken.
+    actionable: bool
+
+
+def _snapshot(letter_ids: Iterable[int], *, action: str) -> tuple[list[int], dict[int, _Snapshot], dict[int, str]]:
+    """The ids (deduplicated), each letter's state now, and the plan: ``action`` or ``skip: <status>``."""
     ids = list(dict.fromkeys(int(i) for i in letter_ids))
     if not ids:
         raise ValueError("no dead letter ids given")
-    rows = DeadLetter.objects.filter(id__in=ids).values_list("id", "status", "message_type", "next_retry_at")
-    found = {row[0]: row[1:] for row in rows}
+    actionable = Case(When(operator_actionable(now=timezone.now()), then=Value(True)), default=Value(False))
+    rows = (
+        DeadLetter.objects.filter(id__in=ids)
+        .annotate(actionable=actionable)
+        .values_list("id", "status", "message_type", "actionable")
+    )
+    found = {row[0]: _Snapshot(*row[1:]) for row in rows}
     missing = [i for i in ids if i not in found]
     if missing:
         raise DeadLetterNotFound(missing)
-    return ids, found
+    planned = {i: action if found[i].actionable else f"skip: {found[i].status}" for i in ids}
+    return ids, found, planned
 
 
 def dead_letter_replay_many(
@@ -80,31 +101,33 @@ def dead_letter_replay_many(
     channel: str = SYSTEM,
     dry_run: bool = False,
     rate: float | None = None,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> BulkResult:
     """Replay an explicit list of letters, at most ``rate`` per second per type.
 
     Unknown ids refuse the whole action (``DeadLetterNotFound``) before anything runs;
-    letters in a state that cannot be replayed are skipped and reported.
+    letters an operator may not act on (``operator_actionable``) are skipped and reported.
+    No replay starts after ``deadline`` (a ``clock()`` time): the rest are ``unstarted``.
     """
-    ids, found = _snapshot(letter_ids)
-    now = timezone.now()
-    planned = {}
-    for i in ids:
-        status, _, next_retry_at = found[i]
-        live_claim = status == DeadLetterStatus.RETRYING and next_retry_at is not None and next_retry_at > now
-        replayable = status in _OPERATOR_REPLAYABLE or (status == DeadLetterStatus.RETRYING and not live_claim)
-        planned[i] = "replay" if replayable else f"skip: {status}"
+    ids, found, planned = _snapshot(letter_ids, action="replay")
     result = BulkResult("replay", dry_run, ids, planned)
     if dry_run:
         return result
     rate = rate if rate is not None else settings.DLQ_REPLAY_RATE_PER_TYPE
     limiter = replay_rate_limiter()
-    for i in ids:
+    for position, i in enumerate(ids):
         if planned[i] != "replay":
             continue
-        while (grant := limiter.take(found[i][1], 1, rate)).granted == 0:
+        grant = limiter.take(found[i].message_type, 1, rate)
+        while grant.granted == 0 and not past_deadline(deadline, clock, after=grant.wait):
             sleep(grant.wait)
+            grant = limiter.take(found[i].message_type, 1, rate)
+        if grant.granted == 0 or past_deadline(deadline, clock):
+            result.unstarted = [j for j in ids[position:] if planned[j] == "replay"]
+            log.warning("dead_letter_replay_many_stopped", unstarted=len(result.unstarted), why="deadline")
+            break
         try:
             result.results.append(dead_letter_replay(letter_id=i, actor=actor, channel=channel))
         except DeadLetterStateError as exc:

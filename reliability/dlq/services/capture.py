@@ -33,8 +33,9 @@ def _traceback_text(error: BaseException) -> str:
 
 
 def _json_safe(value: Any) -> Any:
-    # A payload that cannot be stored must not cost us the letter: unknown types become text.
-    return json.loads(json.dumps(redact(value), default=str))
+    # A payload that cannot be stored must not cost us the letter: unknown types become
+    # text, redacted as well (an object's str() can hold a Green API URL).
+    return json.loads(json.dumps(redact(value), default=lambda obj: redact_text(str(obj))))
 
 
 def dead_letter_add(

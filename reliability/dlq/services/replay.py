@@ -1,21 +1,30 @@
-"""Replaying dead letters: one now (an operator's "try again") or a claimed batch of due ones.
+"""Replaying dead letters: one now (an operator's "try again"), a claimed batch of due ones,
+or batches until the queue is drained or the caller's time is up.
 
 Letters are claimed with a lease (``reliability.dlq.claim``); handlers run outside any
 transaction; each outcome is recorded only while the lease still holds. Claims lost to a
 dead worker are settled, and each type's replay rate is limited. What happens after a
 failure is decided by ``reliability.dlq.strategies.recovery_plan``.
+
+A run inside a Celery task has a time limit. Callers pass a ``deadline`` (a ``clock()``
+time inside that limit): after it no batch is claimed and no handler started. When the
+soft time limit still interrupts a handler (``SoftTimeLimitExceeded``), that is the
+letter's failure, and the letters not yet started are given back: the task ends by
+itself instead of being killed mid-handler, which would charge every letter it held a
+"worker lost" attempt.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -29,6 +38,7 @@ from reliability.dlq.metrics import dlq_processing_duration, dlq_replays
 from reliability.dlq.models import DeadLetter, DeadLetterAttempt, DeadLetterStatus, FailureKind
 from reliability.dlq.ratelimit import replay_rate_limiter
 from reliability.dlq.registry import get_handler
+from reliability.dlq.selectors import operator_actionable
 from reliability.dlq.services.capture import _MESSAGE_LIMIT, _TRACEBACK_LIMIT, _traceback_text
 from reliability.dlq.strategies import recovery_plan
 from reliability.redaction import redact_text
@@ -38,8 +48,6 @@ log = structlog.get_logger(__name__)
 # The channel of automatic work (beat jobs, captured tasks): it writes no audit record.
 SYSTEM = "system"
 Outcome = DeadLetterAttempt.Outcome
-# What an operator may replay by hand: anything not settled and not held by a live claim.
-_OPERATOR_REPLAYABLE = (DeadLetterStatus.PENDING, DeadLetterStatus.EXHAUSTED)
 
 
 @dataclass(frozen=True)
@@ -153,28 +161,50 @@ def _release(letters: Sequence[ClaimedLetter], lease_until: datetime, *, wait: f
     )
 
 
-def _handle_claimed(letters: Sequence[ClaimedLetter], lease_until: datetime) -> list[ReplayResult]:
+def _give_back(letters: Sequence[ClaimedLetter], lease_until: datetime, *, why: str) -> list[ReplayResult]:
+    if letters:
+        _release(letters, lease_until, wait=0.0)
+        log.warning("dead_letter_batch_stopped", released=len(letters), why=why)
+    return [ReplayResult(letter.id, "released", DeadLetterStatus.PENDING) for letter in letters]
+
+
+def past_deadline(deadline: float | None, clock: Callable[[], float], *, after: float = 0.0) -> bool:
+    """True when ``deadline`` (a ``clock()`` time) has passed, or will have after ``after`` seconds."""
+    return deadline is not None and clock() + after >= deadline
+
+
+def _handle_claimed(
+    letters: Sequence[ClaimedLetter],
+    lease_until: datetime,
+    *,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[ReplayResult]:
     """Run each letter's handler outside any transaction; successes are written in one go.
 
-    A handler never starts on a letter whose lease is about to run out (a slow batch
-    run outside Celery's time limit): another worker could reclaim it mid-run. Those
-    letters are given back instead.
+    No handler starts on a letter whose lease is about to run out (a slow batch run
+    outside Celery's time limit: another worker could reclaim it mid-run), nor after
+    ``deadline``, nor after the soft time limit interrupted a handler. Those letters are
+    given back instead, unhandled, their attempt refunded.
     """
     results: list[ReplayResult] = []
     succeeded: list[ClaimedLetter] = []
-    stop_at = lease_until - timedelta(seconds=settings.DLQ_CLAIM_LEASE_SECONDS / 4)
+    lease_stop = lease_until - timedelta(seconds=settings.DLQ_CLAIM_LEASE_SECONDS / 4)
     for index, letter in enumerate(letters):
-        if timezone.now() >= stop_at:
-            rest = letters[index:]
-            _release(rest, lease_until, wait=0.0)
-            results.extend(ReplayResult(r.id, "released", DeadLetterStatus.PENDING) for r in rest)
-            log.warning("dead_letter_batch_lease_short", released=len(rest))
+        if timezone.now() >= lease_stop:
+            results += _give_back(letters[index:], lease_until, why="lease runs short")
+            break
+        if past_deadline(deadline, clock):
+            results += _give_back(letters[index:], lease_until, why="deadline")
             break
         error = _run_handler(letter.message_type, letter.payload)
         if error is None:
             succeeded.append(letter)
-        else:
-            results.append(_record_failure(letter=letter, lease_until=lease_until, error=error))
+            continue
+        results.append(_record_failure(letter=letter, lease_until=lease_until, error=error))
+        if isinstance(error, SoftTimeLimitExceeded):
+            results += _give_back(letters[index + 1 :], lease_until, why="time limit")
+            break
     return results + _record_successes(succeeded, lease_until)
 
 
@@ -222,12 +252,18 @@ def _apply_rate_limit(
 
 
 def dead_letter_replay_batch(
-    *, batch_size: int = 100, message_type: str | None = None, rate: float | None = None
+    *,
+    batch_size: int = 100,
+    message_type: str | None = None,
+    rate: float | None = None,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, int]:
     """Claim up to ``batch_size`` due letters and replay them; safe to run in many workers at once.
 
-    ``rate`` (letters per second per type) overrides ``DLQ_REPLAY_RATE_PER_TYPE``. Returns
-    counts: claimed, resolved, failed, deferred, exhausted, released (over the rate, put
+    ``rate`` (letters per second per type) overrides ``DLQ_REPLAY_RATE_PER_TYPE``; no
+    handler starts after ``deadline`` (a ``clock()`` time). Returns counts: claimed,
+    resolved, failed, deferred, exhausted, released (over the rate or out of time, put
     back for later), lost_lease.
     """
     if batch_size <= 0:
@@ -244,7 +280,7 @@ def dead_letter_replay_batch(
     runnable = _settle_lost_claims(claimed, lease_until)
     stats["exhausted"] += len(claimed) - len(runnable)
     allowed, stats["released"] = _apply_rate_limit(runnable, lease_until, rate)
-    for result in _handle_claimed(allowed, lease_until):
+    for result in _handle_claimed(allowed, lease_until, deadline=deadline, clock=clock):
         stats[result.outcome] += 1
     log.info("dead_letter_batch_replayed", **_stats(stats))
     return _stats(stats)
@@ -255,19 +291,52 @@ def _stats(stats: Counter[str]) -> dict[str, int]:
     return {key: stats.get(key, 0) for key in keys}
 
 
+def dead_letter_replay_due(
+    *,
+    batch_size: int,
+    max_batches: int,
+    message_type: str | None = None,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, int]:
+    """Replay batches of due letters until none is left, ``max_batches`` ran, or ``deadline``.
+
+    Also stops when the replay rate held a whole batch back (the next run picks those up).
+    ``deadline`` is a ``clock()`` time, the caller's time budget: one deadline for the
+    whole run, so a batch claimed late cannot outlive the task's time limit. Returns the
+    summed counts of ``dead_letter_replay_batch`` and ``batches`` (those that claimed any).
+    """
+    totals: Counter[str] = Counter()
+    batches = 0
+    for _ in range(max_batches):
+        if past_deadline(deadline, clock):
+            log.info("dead_letter_replay_deadline_reached", batches=batches)
+            break
+        stats = dead_letter_replay_batch(
+            batch_size=batch_size, message_type=message_type, deadline=deadline, clock=clock
+        )
+        if stats["claimed"] == 0:
+            break
+        batches += 1
+        totals.update(stats)
+        if stats["released"] == stats["claimed"]:
+            break
+    return {**_stats(totals), "batches": batches}
+
+
 def _claim_for_operator(*, letter_id: int, now: datetime, lease_until: datetime) -> ClaimedLetter:
     with transaction.atomic():
         letter = (
             DeadLetter.objects.select_for_update()
-            .filter(pk=letter_id)
-            .only("id", "status", "next_retry_at", "message_type", "payload", "attempts", "max_retries")
+            .filter(operator_actionable(now=now), pk=letter_id)
+            .only("id", "message_type", "payload", "attempts", "max_retries")
             .first()
         )
         if letter is None:
-            raise DeadLetterNotFound(letter_id)
-        expired_claim = letter.status == DeadLetterStatus.RETRYING and letter.next_retry_at <= now
-        if letter.status not in _OPERATOR_REPLAYABLE and not expired_claim:
-            raise DeadLetterStateError(letter_id, letter.status, "replay")
+            status = DeadLetter.objects.filter(pk=letter_id).values_list("status", flat=True).first()
+            if status is None:
+                raise DeadLetterNotFound(letter_id)
+            raise DeadLetterStateError(letter_id, status, "replay")
         DeadLetter.objects.filter(pk=letter_id).update(
             status=DeadLetterStatus.RETRYING, next_retry_at=lease_until, attempts=letter.attempts + 1, updated_at=now
         )
@@ -277,10 +346,9 @@ def _claim_for_operator(*, letter_id: int, now: datetime, lease_until: datetime)
 def dead_letter_replay(*, letter_id: int, actor: Any = None, channel: str = SYSTEM) -> ReplayResult:
     """Replay one letter now, whatever its ``next_retry_at``: an operator's "try again".
 
-    Pending and exhausted letters may be replayed (an exhausted one gets one more
-    attempt); resolved, discarded and letters held by a live claim may not
-    (``DeadLetterStateError``). Unknown id: ``DeadLetterNotFound``. Outside the
-    ``system`` channel an audit record is written.
+    Letters ``operator_actionable`` may be replayed (an exhausted one gets one more
+    attempt); others may not (``DeadLetterStateError``). Unknown id:
+    ``DeadLetterNotFound``. Outside the ``system`` channel an audit record is written.
     """
     try:
         letter_id = int(letter_id)

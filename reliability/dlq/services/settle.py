@@ -12,15 +12,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from reliability.audit import audit_record
+from reliability.audit import actor_label, audit_record
 from reliability.dlq.models import DeadLetter, DeadLetterAttempt, DeadLetterStatus
-from reliability.dlq.selectors import SETTLED
+from reliability.dlq.selectors import SETTLED, operator_actionable
 from reliability.dlq.services.bulk import BulkResult, _snapshot
 from reliability.dlq.services.replay import SYSTEM
 
 log = structlog.get_logger(__name__)
-
-_SETTLEABLE = (DeadLetterStatus.PENDING, DeadLetterStatus.EXHAUSTED)
+_LOG_EVENTS = {"discard": "dead_letters_discarded", "resolve": "dead_letters_resolved"}
 
 
 def _settle(
@@ -33,8 +32,7 @@ def _settle(
     channel: str,
     dry_run: bool,
 ) -> BulkResult:
-    ids, found = _snapshot(letter_ids)
-    planned = {i: action if found[i][0] in _SETTLEABLE else f"skip: {found[i][0]}" for i in ids}
+    ids, found, planned = _snapshot(letter_ids, action=action)
     result = BulkResult(action, dry_run, ids, planned)
     if dry_run:
         return result
@@ -44,7 +42,7 @@ def _settle(
         eligible = [i for i in ids if planned[i] == action]
         locked = set(
             DeadLetter.objects.select_for_update()
-            .filter(id__in=eligible, status__in=_SETTLEABLE)
+            .filter(operator_actionable(now=now), id__in=eligible)
             .values_list("id", flat=True)
         )
         DeadLetter.objects.filter(id__in=locked).update(
@@ -61,16 +59,22 @@ def _settle(
                     target_type="dead_letter",
                     target_id=i,
                     reason=reason,
-                    detail={"previous_status": found[i][0]},
+                    detail={"previous_status": found[i].status},
                 )
-    log.info(f"dead_letters_{action}ed", count=len(locked), skipped=len(ids) - len(locked), channel=channel)
+    log.info(
+        _LOG_EVENTS[action],
+        count=len(locked),
+        skipped=len(ids) - len(locked),
+        actor=actor_label(actor=actor, channel=channel),
+        reason=reason,
+    )
     return result
 
 
 def dead_letter_discard(
     *, letter_ids: Iterable[int], reason: str, actor: Any = None, channel: str = SYSTEM, dry_run: bool = False
 ) -> BulkResult:
-    """Give up on letters (pending or exhausted) for good; ``reason`` is required (``ValueError``)."""
+    """Give up on letters for good (those ``operator_actionable``); ``reason`` is required (``ValueError``)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValueError("a reason is required to discard dead letters")

@@ -6,8 +6,6 @@ breaker or bad arguments. Actions are audited as ``cli:<OS user>``.
 
 from __future__ import annotations
 
-import getpass
-import os
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
@@ -15,17 +13,9 @@ from django.core.management.base import CommandError, CommandParser
 from reliability.breaker.selectors import UnknownBreaker
 from reliability.breaker.services import BreakerActionRefused
 from reliability.breaker_ops import BREAKER_ACTIONS, breaker_action_run, breaker_live_list
-from reliability.management.base import OperatorCommand
+from reliability.management.base import CHANNEL, OperatorCommand, os_user
 
 COLUMNS = ("NAME", "STATE", "FAILURE RATE", "CONSECUTIVE FAILURES", "OPEN UNTIL")
-
-
-def os_user() -> str:
-    """Who ran the command, for the audit trail (containers may have no passwd entry)."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid{os.getuid()}"
 
 
 class Command(OperatorCommand):
@@ -49,7 +39,7 @@ class Command(OperatorCommand):
         action = BREAKER_ACTIONS[options["slug"]]
         try:
             transition = breaker_action_run(
-                slug=action.slug, name=options["name"], actor=os_user(), channel="cli", reason=options["reason"]
+                slug=action.slug, name=options["name"], actor=os_user(), channel=CHANNEL, reason=options["reason"]
             )
         except UnknownBreaker as exc:
             raise CommandError(str(exc), returncode=2) from None

@@ -1,23 +1,22 @@
 """``manage.py dlq``: the dead letter queue for whoever is on call.
 
-    dlq list [--status S] [--type T] [--fingerprint F] [--limit N]
+    dlq list [--status S] [--type T] [--fingerprint F] [--limit N]   (F: a unique prefix, 8+ characters)
     dlq show ID
     dlq replay  (IDS... | --type T | --fingerprint F | --status S | --all) [--dry-run] [--limit N] [--rate R]
     dlq discard (IDS... | filters) --reason R [--dry-run] [--limit N]
     dlq resolve (IDS... | filters) [--reason R] [--dry-run] [--limit N]
 
 Filters select a snapshot of ids once, oldest first, and the action applies to exactly
-that snapshot. Without ``--status`` a filter selects unsettled letters (pending, retrying,
-exhausted). Exit status: 0 all done, 1 some letters failed or were skipped, 2 bad
-arguments (no selector, an unknown id, discard without a reason). The services write
-one audit record per letter with channel ``cli`` and the OS user's name.
+that snapshot. Without ``--status`` a filter selects the letters an operator may act on
+(``operator_actionable``: pending, exhausted, and retrying ones whose lease expired).
+Exit status: 0 all done, 1 some letters failed or were skipped, 2 bad arguments (no
+selector, an unknown id, discard without a reason). The services write one audit record
+per letter as ``cli:<OS user>``, and a log line with the ``--reason``.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 from argparse import ArgumentParser, Namespace
 from collections.abc import Sequence
 from typing import Any
@@ -27,23 +26,26 @@ from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
 
-from reliability.dlq.exceptions import DeadLetterNotFound
+from reliability.dlq.exceptions import (
+    DeadLetterNotFound,
+    FingerprintAmbiguous,
+    FingerprintNotFound,
+    FingerprintPrefixInvalid,
+)
 from reliability.dlq.models import DeadLetterStatus
-from reliability.dlq.selectors import UNSETTLED, dead_letter_get, dead_letter_ids, dead_letter_list
+from reliability.dlq.selectors import (
+    dead_letter_fingerprint_resolve,
+    dead_letter_get,
+    dead_letter_ids,
+    dead_letter_list,
+    fingerprint_short,
+)
 from reliability.dlq.services import BulkResult, dead_letter_discard, dead_letter_replay_many, dead_letter_resolve
-from reliability.management.base import OperatorCommand
+from reliability.management.base import CHANNEL, OperatorCommand, os_user
 
-CHANNEL = "cli"
 BAD_ARGUMENTS = 2
 SOME_FAILED = 1
 DONE = {"replay": "replayed", "discard": "discarded", "resolve": "resolved"}
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no passwd entry and no LOGNAME/USER (some containers)
-        return os.environ.get("USER", "unknown")
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -83,7 +85,7 @@ class Command(OperatorCommand):
             action = sub.add_parser(name, help=text)
             action.add_argument("ids", nargs="*", help="letter ids; or select with the filters")
             self._add_filters(action)
-            action.add_argument("--all", action="store_true", help="every unsettled letter")
+            action.add_argument("--all", action="store_true", help="every letter an operator may act on")
             action.add_argument("--limit", type=int, help="act on at most N letters (oldest first)")
             action.add_argument("--dry-run", action="store_true", help="show what would happen, change nothing")
             if name == "replay":
@@ -95,10 +97,15 @@ class Command(OperatorCommand):
     def _add_filters(parser: ArgumentParser) -> None:
         parser.add_argument("--status", choices=[s.value for s in DeadLetterStatus])
         parser.add_argument("--type", dest="message_type", metavar="TYPE")
-        parser.add_argument("--fingerprint")
+        parser.add_argument("--fingerprint", help="a unique prefix of 8 or more characters, as `dlq list` shows")
 
     def handle(self, *args: Any, **options: Any) -> None:
         opts = Namespace(**options)
+        if getattr(opts, "fingerprint", None) is not None:
+            try:
+                opts.fingerprint = dead_letter_fingerprint_resolve(prefix=opts.fingerprint)
+            except (FingerprintPrefixInvalid, FingerprintNotFound, FingerprintAmbiguous) as exc:
+                raise CommandError(str(exc), returncode=BAD_ARGUMENTS) from None
         if opts.subcommand == "list":
             self._list(opts)
         elif opts.subcommand == "show":
@@ -120,6 +127,7 @@ class Command(OperatorCommand):
                 letter.message_type,
                 letter.status,
                 f"{letter.attempts}/{letter.max_retries}",
+                fingerprint_short(letter.fingerprint),
                 letter.error_class.rsplit(".", 1)[-1],
                 _ago(letter.created_at),
                 _when(letter.next_retry_at),
@@ -130,7 +138,7 @@ class Command(OperatorCommand):
         if not rows:
             self.stdout.write("No dead letters match.")
             return
-        headers = ("ID", "TYPE", "STATUS", "ATTEMPTS", "ERROR", "AGE", "NEXT RETRY", "MESSAGE")
+        headers = ("ID", "TYPE", "STATUS", "ATTEMPTS", "FINGERPRINT", "ERROR", "AGE", "NEXT RETRY", "MESSAGE")
         self.stdout.write(_table(headers, rows))
 
     def _show(self, raw_id: str) -> None:
@@ -185,7 +193,7 @@ class Command(OperatorCommand):
         if not ids:
             self.stdout.write("No dead letters match: nothing to do.")
             return
-        actor = _os_user()
+        actor = os_user()
         try:
             if opts.subcommand == "replay":
                 result = dead_letter_replay_many(
@@ -215,9 +223,8 @@ class Command(OperatorCommand):
                 f"say which letters: IDS, --type, --fingerprint, --status or --all (see dlq {opts.subcommand} --help)",
                 returncode=BAD_ARGUMENTS,
             )
-        if not filters["status"]:
-            filters["status"] = UNSETTLED
-        return dead_letter_ids(limit=opts.limit, **filters)
+        # Without --status: the letters an operator may act on (operator_actionable).
+        return dead_letter_ids(limit=opts.limit, actionable=not filters["status"], **filters)
 
     def _report(self, result: BulkResult) -> None:
         outcomes = {r.letter_id: r for r in result.results}

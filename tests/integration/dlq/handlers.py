@@ -12,7 +12,7 @@ import time
 
 import redis
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import task_postrun, worker_ready
 from django.conf import settings
 
 from reliability.dlq.registry import register_handler
@@ -20,8 +20,10 @@ from reliability.errors import PermanentError, TransientError
 from reliability.tasks import ReliableTask
 
 COUNTED_TYPE = "dlq_test_counted"
+SLOW_TYPE = "dlq_test_slow"
 HANDLED_KEY = "dlq-test:handled"
 PIDS_KEY = "dlq-test:pids"
+FINISHED_KEY = "dlq-test:finished"
 GREEN_API_TOKEN = "d75b3a66374942c5b3c019c698abc2067e151558acbd412345"
 GREEN_API_URL = f"https://api.green-api.com/waInstance1101000001/sendMessage/{GREEN_API_TOKEN}"
 
@@ -35,6 +37,20 @@ def _redis() -> redis.Redis:
 def _announce_ready(sender=None, **_) -> None:
     # The test waits for this key before sending work, so every worker competes from the start.
     _redis().set(f"dlq-test:ready:{os.environ['DLQ_TEST_WORKER']}", os.getpid())
+
+
+@task_postrun.connect
+def _record_finished(task_id=None, state=None, **_) -> None:
+    # A task that ended by itself, with its state; one killed by its hard time limit never gets here.
+    if "DLQ_TEST_WORKER" in os.environ:
+        _redis().hset(FINISHED_KEY, task_id, state)
+
+
+@register_handler(SLOW_TYPE)
+def take_as_long_as_told(payload: dict) -> None:
+    """A slow remote call: ``payload["seconds"]`` long, then counted (an interrupted one is not)."""
+    time.sleep(payload["seconds"])
+    _redis().hincrby(HANDLED_KEY, str(payload["n"]), 1)
 
 
 @register_handler(COUNTED_TYPE)

@@ -77,6 +77,37 @@ def test_changelist_filters_by_status_fingerprint_and_age(root_client, make_lett
     assert shown("q=old+failure") == {old.pk}
 
 
+def test_search_finds_a_fingerprint_group_by_a_unique_prefix(root_client, make_letter):
+    group = [make_letter(), make_letter()]
+    make_letter(error=TransientError("another failure"))
+
+    def shown(term: str):
+        response = root_client.get(CHANGELIST, {"q": term})
+        assert response.status_code == 200
+        return {letter.pk for letter in response.context["cl"].result_list}, [
+            str(m) for m in response.context["messages"]
+        ]
+
+    assert shown(group[0].fingerprint[:8]) == ({letter.pk for letter in group}, [])
+    assert shown(group[0].fingerprint) == ({letter.pk for letter in group}, [])
+    assert shown("a09fdf7c") == (set(), [])  # no such fingerprint: an ordinary text search
+
+
+def test_search_refuses_an_ambiguous_fingerprint_prefix_and_lists_the_candidates(root_client, make_letter):
+    letter = make_letter()
+    DeadLetter.objects.filter(pk=letter.pk).update(fingerprint="a09fdf7c1e2f" + "0" * 52)
+    DeadLetter.objects.create(message_type="x", error_class="E", fingerprint="a09fdf7c99aa" + "0" * 52)
+
+    response = root_client.get(CHANGELIST, {"q": "a09fdf7c"})
+
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == []
+    assert [str(m) for m in response.context["messages"]] == [
+        "Fingerprint prefix a09fdf7c is ambiguous: a09fdf7c1e2f (1 letter), a09fdf7c99aa (1 letter); "
+        "give more characters."
+    ]
+
+
 def test_detail_page_is_read_only_with_pretty_payload_first_failure_and_history(root_client, make_letter):
     letter = make_letter(note="hello")
     DeadLetter.objects.filter(pk=letter.pk).update(status=DeadLetterStatus.EXHAUSTED)
@@ -93,6 +124,22 @@ def test_detail_page_is_read_only_with_pretty_payload_first_failure_and_history(
     assert response.context["inline_admin_formsets"][0].formset.queryset.count() == 1  # the capture
     assert 'name="_save"' not in page  # nothing to edit
     assert "Replay all with this fingerprint (1)" in page
+
+
+def test_detail_page_offers_actions_only_on_letters_an_operator_may_act_on(root_client, make_letter):
+    pending, resolved, held = make_letter(), make_letter(), make_letter()
+    DeadLetter.objects.filter(pk=resolved.pk).update(status=DeadLetterStatus.RESOLVED)
+    DeadLetter.objects.filter(pk=held.pk).update(
+        status=DeadLetterStatus.RETRYING, next_retry_at=timezone.now() + timedelta(hours=1)
+    )
+
+    def tools(letter: DeadLetter) -> list[str]:
+        page = root_client.get(reverse("admin:reliability_deadletter_change", args=[letter.pk]))
+        return [label for label, _ in page.context["dlq_tools"]]
+
+    assert tools(pending) == ["Replay", "Discard", "Mark resolved", "Replay all with this fingerprint (1)"]
+    assert tools(resolved) == ["Replay all with this fingerprint (1)"]  # the pending one of its group
+    assert tools(held) == ["Replay all with this fingerprint (1)"]
 
 
 def test_letters_cannot_be_added_or_edited(root_client, make_letter):
@@ -290,6 +337,18 @@ def test_replay_all_with_this_fingerprint_shows_the_count_then_replays_that_grou
 
     assert statuses(*group) == ["resolved"] * 3
     assert statuses(other, newcomer) == ["pending", "pending"]
+
+
+def test_replay_all_with_a_fingerprint_takes_a_unique_prefix_and_refuses_an_ambiguous_one(root_client, make_letter):
+    letter = make_letter()
+    page = root_client.get(f"{confirm_url('replay')}?fingerprint={letter.fingerprint[:10]}")
+    assert page.status_code == 200 and page.context["ids"] == [letter.pk]
+    DeadLetter.objects.create(message_type="x", error_class="E", fingerprint=letter.fingerprint[:10] + "0" * 54)
+    ambiguous = root_client.get(f"{confirm_url('replay')}?fingerprint={letter.fingerprint[:10]}")
+    assert ambiguous.status_code == 400
+    assert f"fingerprint prefix {letter.fingerprint[:10]} is ambiguous" in ambiguous.content.decode()
+    assert root_client.get(f"{confirm_url('replay')}?fingerprint=abcdef").status_code == 400
+    assert root_client.get(f"{confirm_url('replay')}?fingerprint={'9' * 64}").status_code == 404
 
 
 def test_a_snapshot_larger_than_one_page_can_carry_is_refused(root_client, handler):

@@ -7,6 +7,7 @@ from rest_framework.authtoken.models import Token
 
 from reliability.audit import AuditRecord
 from reliability.dlq.models import DeadLetter, DeadLetterStatus
+from reliability.errors import TransientError
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +117,37 @@ def test_a_settled_letter_gets_a_409(client, replayer, make_letter, handler, sta
     assert response.status_code == 409
     assert response.json() == {"detail": f"dead letter #{letter.pk} is {status}: cannot replay it", "status": status}
     assert handler.calls == []
+
+
+def test_the_summary_narrows_to_the_fingerprint_a_unique_prefix_names(client, staff_user, make_letter):
+    group = [make_letter(), make_letter()]
+    make_letter(error=TransientError("another failure"))
+    client.force_login(staff_user)
+
+    body = client.get(SUMMARY, {"fingerprint": group[0].fingerprint[:8]}).json()
+
+    assert body["fingerprint"] == group[0].fingerprint
+    assert [(g["fingerprint"], g["count"]) for g in body["groups"]] == [(group[0].fingerprint, 2)]
+    assert body["backlog"] == 3  # the counts stay those of the whole queue
+
+
+def test_a_bad_ambiguous_or_unknown_fingerprint_prefix_is_a_4xx_with_a_message(client, staff_user, make_letter):
+    letter = make_letter()
+    DeadLetter.objects.filter(pk=letter.pk).update(fingerprint="a09fdf7c1e2f" + "0" * 52)
+    DeadLetter.objects.create(message_type="x", error_class="E", fingerprint="a09fdf7c99aa" + "0" * 52)
+    client.force_login(staff_user)
+
+    ambiguous = client.get(SUMMARY, {"fingerprint": "a09fdf7c"})
+    assert ambiguous.status_code == 400
+    assert ambiguous.json()["candidates"] == [
+        {"fingerprint": "a09fdf7c1e2f", "count": 1},
+        {"fingerprint": "a09fdf7c99aa", "count": 1},
+    ]
+    assert ambiguous.json()["detail"].startswith("fingerprint prefix a09fdf7c is ambiguous")
+    short = client.get(SUMMARY, {"fingerprint": "a09f"})
+    assert short.status_code == 400
+    assert short.json() == {"detail": "a fingerprint prefix is 8 to 64 hexadecimal characters, not 'a09f'"}
+    assert client.get(SUMMARY, {"fingerprint": "a09f\x00dfc7"}).status_code == 400
+    unknown = client.get(SUMMARY, {"fingerprint": "b09fdf7c"})
+    assert unknown.status_code == 404
+    assert unknown.json() == {"detail": "no dead letter has a fingerprint starting with b09fdf7c"}

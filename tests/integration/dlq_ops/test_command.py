@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
 from reliability.audit import AuditRecord
+from reliability.breaker.breaker import forget_circuit_breakers
 from reliability.dlq.models import DeadLetter, DeadLetterStatus
 from reliability.errors import TransientError
 
@@ -63,13 +67,16 @@ def test_list_prints_a_table_filtered_by_status_and_type(make_letter):
     DeadLetter.objects.filter(pk=exhausted.pk).update(status=DeadLetterStatus.EXHAUSTED)
 
     everything = dlq("list").splitlines()
-    assert everything[0].split() == ["ID", "TYPE", "STATUS", "ATTEMPTS", "ERROR", "AGE", "NEXT", "RETRY", "MESSAGE"]
+    assert everything[0].split() == [
+        "ID", "TYPE", "STATUS", "ATTEMPTS", "FINGERPRINT", "ERROR", "AGE", "NEXT", "RETRY", "MESSAGE",
+    ]  # fmt: skip
     assert len(everything) == 4  # header, rule, two rows
+    assert everything[3].split()[4] == pending.fingerprint[:12]
     only_exhausted = dlq("list", "--status", "exhausted")
     assert only_exhausted.splitlines()[2].split()[:3] == [str(exhausted.pk), "sentiment_analysis", "exhausted"]
     assert "ops_test_message" not in only_exhausted
     assert str(pending.pk) in dlq("list", "--type", "ops_test_message", "--limit", "1")
-    assert dlq("list", "--fingerprint", "nope") == "No dead letters match.\n"
+    assert dlq("list", "--fingerprint", pending.fingerprint[:12]).count("ops_test_message") == 1
 
 
 def test_show_prints_fields_payload_and_history(make_letter):
@@ -127,6 +134,49 @@ def test_replay_by_fingerprint_dry_run_changes_nothing(make_letter, handler):
     assert "Dry run: would replay 2 of 2, skip 0. Nothing was changed." in out
     assert handler.calls == [] and statuses(*group) == ["pending", "pending"]
     assert not AuditRecord.objects.exists()
+
+
+def test_replay_by_the_short_fingerprint_that_list_shows(make_letter, handler):
+    group = [make_letter() for _ in range(2)]
+    other = make_letter(error=TransientError("something else"))
+    short = dlq("list", "--type", "ops_test_message").splitlines()[-1].split()[4]  # the oldest
+    assert short == group[0].fingerprint[:12]
+
+    out = dlq("replay", "--fingerprint", short[:8])
+
+    assert "Replay: 2 resolved, 0 failed, 0 skipped (of 2)" in out
+    assert statuses(*group, other) == ["resolved", "resolved", "pending"]
+
+
+def test_a_fingerprint_prefix_that_matches_nothing_exits_2_and_says_so(make_letter, handler):
+    make_letter()
+    assert dlq_exit("replay", "--fingerprint", "a09fdf7c", "--dry-run") == (
+        2,
+        "no dead letter has a fingerprint starting with a09fdf7c",
+    )
+    assert handler.calls == []
+
+
+def test_an_ambiguous_fingerprint_prefix_exits_2_listing_the_candidates(make_letter, handler):
+    letter = make_letter()
+    DeadLetter.objects.filter(pk=letter.pk).update(fingerprint="a09fdf7c1e2f" + "0" * 52)
+    DeadLetter.objects.create(message_type="x", error_class="E", fingerprint="a09fdf7c99aa" + "0" * 52)
+    code, message = dlq_exit("replay", "--fingerprint", "a09fdf7c")
+    assert code == 2
+    assert message == (
+        "fingerprint prefix a09fdf7c is ambiguous: a09fdf7c1e2f (1 letter), a09fdf7c99aa (1 letter); "
+        "give more characters"
+    )
+    assert handler.calls == []
+    assert dlq("replay", "--fingerprint", "a09fdf7c1e").count("resolved") >= 1
+
+
+def test_a_fingerprint_prefix_shorter_than_8_characters_exits_2(make_letter):
+    letter = make_letter()
+    assert dlq_exit("list", "--fingerprint", letter.fingerprint[:7]) == (
+        2,
+        f"a fingerprint prefix is 8 to 64 hexadecimal characters, not '{letter.fingerprint[:7]}'",
+    )
 
 
 def test_replay_all_with_a_rate(make_letter, handler):
@@ -188,6 +238,53 @@ def test_discard_dry_run(make_letter):
     letter = make_letter()
     out = dlq("discard", str(letter.pk), "--reason", "r", "--dry-run")
     assert "would discard 1 of 1" in out and statuses(letter) == ["pending"]
+
+
+def test_filters_select_the_letters_an_operator_may_act_on_leaving_live_claims_alone(make_letter, handler):
+    pending, held, orphaned = make_letter(), make_letter(), make_letter()
+    now = timezone.now()
+    DeadLetter.objects.filter(pk=held.pk).update(
+        status=DeadLetterStatus.RETRYING, next_retry_at=now + timedelta(hours=1)
+    )
+    DeadLetter.objects.filter(pk=orphaned.pk).update(status=DeadLetterStatus.RETRYING, next_retry_at=now)
+
+    out = dlq("discard", "--all", "--reason", "duplicates of a resent batch")
+
+    assert "Discard: 2 discarded, 0 skipped (of 2)" in out  # exit 0: nothing refused
+    assert statuses(pending, held, orphaned) == ["discarded", "retrying", "discarded"]
+
+
+def test_discard_logs_who_and_why(make_letter, caplog):
+    letter = make_letter()
+    caplog.set_level(logging.INFO)
+    dlq("discard", str(letter.pk), "--reason", "customer cancelled the order")
+    (line,) = [r.msg for r in caplog.records if isinstance(r.msg, dict) and r.msg["event"] == "dead_letters_discarded"]
+    assert line["reason"] == "customer cancelled the order"
+    assert (line["actor"], line["count"]) == (f"cli:{getpass.getuser()}", 1)
+
+
+@pytest.fixture
+def fresh_breakers():
+    # Breaker state outlives the test in Redis and in this process's registry.
+    forget_circuit_breakers()
+    yield
+    forget_circuit_breakers()
+
+
+def test_both_commands_name_the_os_user_alike_in_the_audit_trail_even_without_a_passwd_entry(
+    make_letter, monkeypatch, fresh_breakers
+):
+    def no_passwd_entry():
+        raise KeyError("getpwuid(): uid not found")
+
+    monkeypatch.setattr(getpass, "getuser", no_passwd_entry)
+    dlq("discard", str(make_letter().pk), "--reason", "drill")
+    call_command("breakers", "force-open", "green_api", "--reason", "drill", stdout=StringIO())
+    call_command("breakers", "reset", "green_api", "--reason", "drill", stdout=StringIO())
+
+    labels = set(AuditRecord.objects.values_list("actor_label", flat=True))
+    assert labels == {f"cli:uid{os.getuid()}"}
+    assert AuditRecord.objects.count() == 3
 
 
 # --- As a real process ------------------------------------------------------------------------------------

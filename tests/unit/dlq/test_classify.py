@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import email.utils
+import time
+
 import pytest
 import requests
 from django.core.exceptions import ValidationError
 
+from config.unavailable import UNAVAILABLE_ERRORS
 from reliability.dlq.classify import classify_failure, failure_fingerprint, normalise_message
 from reliability.dlq.models import FailureKind
-from reliability.errors import CircuitOpenError, PermanentError, RateLimited, TransientError
+from reliability.errors import NETWORK_ERRORS, CircuitOpenError, PermanentError, RateLimited, TransientError
 
 
 def http_error(status: int, headers: dict[str, str] | None = None) -> requests.HTTPError:
@@ -44,11 +48,19 @@ def test_breaker_open_remembers_the_breaker_and_its_wait():
     assert (failure.kind, failure.breaker_name, failure.retry_after) == (FailureKind.BREAKER_OPEN, "green_api", 42.0)
 
 
-def test_rate_limited_keeps_retry_after_from_the_error_or_the_http_header():
+@pytest.mark.parametrize("error_class", [*NETWORK_ERRORS, *UNAVAILABLE_ERRORS])
+def test_every_network_error_and_a_lost_database_or_redis_is_transient(error_class):
+    assert classify_failure(error_class("gone")).kind == FailureKind.TRANSIENT
+
+
+def test_rate_limited_keeps_retry_after_from_the_error_or_the_http_header_in_seconds_or_as_a_date():
     assert classify_failure(RateLimited(retry_after=7.5)).retry_after == 7.5
     failure = classify_failure(http_error(429, {"Retry-After": "12"}))
     assert (failure.kind, failure.retry_after, failure.http_status) == (FailureKind.RATE_LIMITED, 12.0, 429)
-    assert classify_failure(http_error(429, {"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"})).retry_after is None
+    in_two_minutes = email.utils.formatdate(time.time() + 120, usegmt=True)
+    assert 100 < classify_failure(http_error(429, {"Retry-After": in_two_minutes})).retry_after <= 120
+    assert classify_failure(http_error(429, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})).retry_after == 0.0
+    assert classify_failure(http_error(429, {"Retry-After": "soon"})).retry_after is None
 
 
 def test_error_class_names_the_module_except_for_builtins():

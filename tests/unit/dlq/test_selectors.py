@@ -6,13 +6,19 @@ import pytest
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 
-from reliability.dlq.exceptions import DeadLetterNotFound
+from reliability.dlq.exceptions import (
+    DeadLetterNotFound,
+    FingerprintAmbiguous,
+    FingerprintNotFound,
+    FingerprintPrefixInvalid,
+)
 from reliability.dlq.metrics import DeadLetterStateCollector
 from reliability.dlq.models import DeadLetter
 from reliability.dlq.selectors import (
     dead_letter_backlog_status,
     dead_letter_counts_by_status,
     dead_letter_counts_by_type,
+    dead_letter_fingerprint_resolve,
     dead_letter_get,
     dead_letter_groups,
     dead_letter_ids,
@@ -77,6 +83,52 @@ def test_filters_by_type_fingerprint_and_status(letters):
     assert list(dead_letter_list(search="BAD CHAT")) == [letters[2]]
     assert dead_letter_ids(message_type="whatsapp_message") == [letters[0].pk, letters[1].pk, letters[2].pk]
     assert dead_letter_ids(message_type="whatsapp_message", limit=1) == [letters[0].pk]
+
+
+def letters_with_fingerprint(fingerprint: str, count: int = 1) -> None:
+    DeadLetter.objects.bulk_create(
+        DeadLetter(message_type="whatsapp_message", error_class="X", fingerprint=fingerprint) for _ in range(count)
+    )
+
+
+def test_a_unique_fingerprint_prefix_of_8_or_more_characters_names_its_fingerprint():
+    wanted, other = "a09fdf7c" + "1" * 56, "b09fdf7c" + "2" * 56
+    letters_with_fingerprint(wanted)
+    letters_with_fingerprint(other)
+    for prefix in ("a09fdf7c", "A09FDF7C", " a09fdf7c1111 ", wanted):
+        assert dead_letter_fingerprint_resolve(prefix=prefix) == wanted
+
+
+@pytest.mark.parametrize("prefix", ["a09fdf7", "", "a09fdf7g", "a09fdf7c\x00", "a09fdf7c-", "ä09fdf7c", "a" * 65])
+def test_a_fingerprint_prefix_that_is_too_short_or_not_hexadecimal_is_refused(prefix):
+    with pytest.raises(FingerprintPrefixInvalid, match="a fingerprint prefix is 8 to 64 hexadecimal characters"):
+        dead_letter_fingerprint_resolve(prefix=prefix)
+
+
+def test_a_fingerprint_prefix_nothing_matches_says_so():
+    letters_with_fingerprint("b" * 64)
+    with pytest.raises(FingerprintNotFound, match="no dead letter has a fingerprint starting with a09fdf7c"):
+        dead_letter_fingerprint_resolve(prefix="a09fdf7c")
+
+
+def test_an_ambiguous_fingerprint_prefix_lists_the_candidates_short_with_their_counts():
+    letters_with_fingerprint("a09fdf7c1e2f" + "0" * 52, count=3)
+    letters_with_fingerprint("a09fdf7c99aa" + "0" * 52)
+    with pytest.raises(FingerprintAmbiguous) as caught:
+        dead_letter_fingerprint_resolve(prefix="a09fdf7c")
+    assert caught.value.candidates == [("a09fdf7c1e2f", 3), ("a09fdf7c99aa", 1)]
+    assert str(caught.value) == (
+        "fingerprint prefix a09fdf7c is ambiguous: a09fdf7c1e2f (3 letters), a09fdf7c99aa (1 letter); "
+        "give more characters"
+    )
+
+
+def test_candidates_sharing_more_than_the_short_form_are_shown_long_enough_to_differ():
+    letters_with_fingerprint("c" * 20 + "1" + "0" * 43)
+    letters_with_fingerprint("c" * 20 + "2" + "0" * 43)
+    with pytest.raises(FingerprintAmbiguous) as caught:
+        dead_letter_fingerprint_resolve(prefix="c" * 16)
+    assert [short for short, _ in caught.value.candidates] == ["c" * 20 + "1", "c" * 20 + "2"]
 
 
 def test_groups_count_the_same_failure_once(letters):

@@ -75,6 +75,17 @@ def test_add_redacts_payload_message_and_traceback_before_storing():
     assert TOKEN not in repr(list(DeadLetterAttempt.objects.filter(letter=letter).values()))
 
 
+def test_add_redacts_what_payload_objects_say_when_they_become_text():
+    class Request:
+        def __str__(self) -> str:
+            return f"<PreparedRequest POST {GREEN_URL}>"
+
+    letter = add(payload={"request": Request(), "body": f"apiTokenInstance={TOKEN}".encode(), "tags": {GREEN_URL}})
+    stored = repr(DeadLetter.objects.filter(pk=letter.pk).values_list("payload", flat=True).get())
+    assert TOKEN not in stored
+    assert "<PreparedRequest POST https://api.green-api.com/waInstance1101000001/sendMessage/[REDACTED]>" in stored
+
+
 def test_add_keeps_payloads_that_json_cannot_encode_as_text():
     letter = add(payload={"when": timezone.now(), "items": ("a", "b")})
     assert isinstance(letter.payload["when"], str)
@@ -279,6 +290,46 @@ def test_replaying_a_resolved_letter_is_refused(handlers):
     dead_letter_replay(letter_id=letter.pk)
     with pytest.raises(DeadLetterStateError, match="resolved"):
         dead_letter_replay(letter_id=letter.pk)
+
+
+# (status, lease end relative to now or None, may an operator act on it?)
+OPERATOR_STATES = {
+    "pending": (DeadLetterStatus.PENDING, 3600, True),
+    "exhausted": (DeadLetterStatus.EXHAUSTED, None, True),
+    "retrying, its lease expired (worker lost)": (DeadLetterStatus.RETRYING, -1, True),
+    "retrying under a live lease": (DeadLetterStatus.RETRYING, 60, False),
+    "resolved": (DeadLetterStatus.RESOLVED, None, False),
+    "discarded": (DeadLetterStatus.DISCARDED, None, False),
+}
+
+
+@pytest.mark.parametrize("action", ["replay", "replay_many", "discard", "resolve"])
+@pytest.mark.parametrize(("status", "lease", "allowed"), list(OPERATOR_STATES.values()), ids=list(OPERATOR_STATES))
+def test_every_operator_action_follows_the_one_rule_of_which_letters_may_be_acted_on(
+    handlers, action, status, lease, allowed
+):
+    handlers["whatsapp_message"] = lambda payload: None
+    letter = add()
+    next_retry_at = timezone.now() + timedelta(seconds=lease) if lease is not None else None
+    DeadLetter.objects.filter(pk=letter.pk).update(status=status, next_retry_at=next_retry_at)
+    ids = [letter.pk]
+    if action == "replay":
+        if allowed:
+            assert dead_letter_replay(letter_id=letter.pk, channel="cli").resolved
+        else:
+            with pytest.raises(DeadLetterStateError, match=f"is {status}: cannot replay it"):
+                dead_letter_replay(letter_id=letter.pk, channel="cli")
+    else:
+        run = {"replay_many": dead_letter_replay_many, "discard": dead_letter_discard, "resolve": dead_letter_resolve}
+        extra = {"reason": "operator"} if action != "replay_many" else {}
+        result = run[action](letter_ids=ids, channel="cli", **extra)
+        assert result.skipped == ([] if allowed else ids)
+        verb = "replay" if action == "replay_many" else action
+        assert result.planned[letter.pk] == (verb if allowed else f"skip: {status}")
+    letter.refresh_from_db()
+    expected = {"replay": "resolved", "replay_many": "resolved", "discard": "discarded", "resolve": "resolved"}
+    assert letter.status == (expected[action] if allowed else status)
+    assert AuditRecord.objects.count() == (1 if allowed else 0)
 
 
 @pytest.mark.parametrize("letter_id", [999_999, "abc", None])

@@ -5,7 +5,7 @@ import email.utils
 import pytest
 import requests
 
-from reliability.errors import CircuitOpenError, RateLimited
+from reliability.errors import TRANSIENT_ERRORS, CircuitOpenError, RateLimited
 from reliability.retry import parse_retry_after, retry_http_requests
 from tests.unit.retry.conftest import Flaky, metric
 
@@ -93,7 +93,14 @@ def test_500_is_retried_only_when_configured(http_retry):
 
 
 @pytest.mark.parametrize(
-    "error", [requests.ConnectionError("refused"), requests.ConnectTimeout("slow"), requests.ReadTimeout("slow")]
+    "error",
+    [
+        requests.ConnectionError("refused"),
+        requests.ConnectTimeout("slow"),
+        requests.ReadTimeout("slow"),
+        # Whatever the one list of transient errors holds, HTTP retries retry it.
+        *(error_class("from the shared list") for error_class in TRANSIENT_ERRORS),
+    ],
 )
 def test_connection_errors_and_timeouts_are_retried(http_retry, error):
     fn = Flaky(error, result="done")
