@@ -331,6 +331,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "BreakerStateEnum": "reliability.breaker.models.BreakerState.values",
         "DeadLetterStatusEnum": "reliability.dlq.models.DeadLetterStatus.values",
+        "SentimentLabelEnum": "messaging.models.SentimentLabel.values",
     },
 }
 
