@@ -31,6 +31,7 @@ run: install
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py collectstatic --no-input -v0
 	$(PY) manage.py create_demo_admin
+	$(PY) manage.py create_demo_triggers
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile || test $$? -eq 130
 
 test: install-dev

@@ -318,6 +318,29 @@ DEEPSEEK_CONNECT_TIMEOUT = env_float("DEEPSEEK_CONNECT_TIMEOUT", 3.05, minimum=0
 # DeepSeek may hold a request for minutes under load; ours gives up far sooner.
 DEEPSEEK_READ_TIMEOUT = env_float("DEEPSEEK_READ_TIMEOUT", 20.0 if IS_PRODUCTION else 8.0, minimum=0.1)
 
+# --- Messaging: webhook, pipeline and outbox (DESIGN 8) --------------------------------
+
+# Webhook bodies larger than this are refused with 413 (Green API's events are a few KiB).
+GREEN_API_WEBHOOK_MAX_BYTES = env_int("GREEN_API_WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024)
+# Where Green API should POST its webhooks (`manage.py green_api_setup`; --webhook-url wins).
+GREEN_API_WEBHOOK_URL = env_str("GREEN_API_WEBHOOK_URL")
+# Send attempts of one outbound message before it goes to the dead letter queue.
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 5, minimum=1)
+# Backoff between attempts after a definite failure: base * 2**(attempt-1), jittered, capped.
+OUTBOX_RETRY_BASE_SECONDS = env_float("OUTBOX_RETRY_BASE_SECONDS", 2.0, minimum=0.0)
+OUTBOX_RETRY_MAX_SECONDS = env_float("OUTBOX_RETRY_MAX_SECONDS", 300.0, minimum=0.0)
+# The sweeper sends again what sat queued (or unprocessed) this long past its time: the broker lost it.
+OUTBOX_REDISPATCH_AFTER_SECONDS = env_int("OUTBOX_REDISPATCH_AFTER_SECONDS", 60, minimum=1)
+# A row `sending` for longer than this lost its worker (no live task runs past the time limit):
+# the sweeper treats it as unknown and reconciles it.
+OUTBOX_SENDING_STALE_SECONDS = env_int("OUTBOX_SENDING_STALE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1)
+# lastOutgoingMessages can lag this long: a message is surely absent only when older than this.
+GREEN_API_JOURNAL_LAG_SECONDS = env_int("GREEN_API_JOURNAL_LAG_SECONDS", 120, minimum=0)
+# Rows each sweeper run handles per kind (re-dispatch, reconcile); the rest wait for the next run.
+OUTBOX_SWEEP_BATCH = env_int("OUTBOX_SWEEP_BATCH", 500, minimum=1)
+if OUTBOX_RETRY_MAX_SECONDS > CELERY_MAX_COUNTDOWN_SECONDS:
+    raise ImproperlyConfigured(f"OUTBOX_RETRY_MAX_SECONDS must be at most {CELERY_MAX_COUNTDOWN_SECONDS}")
+
 # --- Health --------------------------------------------------------------------------
 
 HEALTH_CHECK_TIMEOUT = env_float("HEALTH_CHECK_TIMEOUT", 2.0, minimum=0.1)
@@ -359,6 +382,7 @@ SPECTACULAR_SETTINGS = {
         "DeadLetterStatusEnum": "reliability.dlq.models.DeadLetterStatus.values",
         "DegradationLevelEnum": "reliability.degradation.levels.LEVEL_NAMES",
         "DegradationSourceEnum": "reliability.degradation.levels.DegradationSource.values",
+        "SentimentLabelEnum": "messaging.models.SentimentLabel.values",
     },
 }
 

@@ -49,7 +49,11 @@ CHECK_STATUS = Gauge(
 
 
 class CheckWarning(Exception):
-    """The dependency answers but something needs attention (status ``warn``)."""
+    """The dependency answers but something needs attention (status ``warn``); ``observed`` is still shown."""
+
+    def __init__(self, message: str, *, observed: Any = None) -> None:
+        super().__init__(message)
+        self.observed = observed
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,31 @@ def _check_migrations() -> int:
     return 0
 
 
+def _check_green_api() -> dict[str, Any]:
+    """Green API's live instance state (getStateInstance, rate-limited) and the last events it sent.
+
+    Non-critical: a phone that is not authorized stops replies, not the service. ``warn``
+    when the state is not ``authorized`` or a quota was exceeded in the last day.
+    """
+    from messaging.selectors import instance_events_latest
+    from messaging.services.instance import green_api_state_read
+
+    live = green_api_state_read()
+    latest = instance_events_latest()
+    observed: dict[str, Any] = {"stateInstance": live["state"], "checked_at": live["checked_at"]}
+    for kind, event in latest.items():
+        observed[f"last_{kind}"] = {"state": event.state, "at": event.occurred_at.isoformat(timespec="seconds")}
+    problems = []
+    if live["state"] != "authorized":
+        problems.append(f"instance state is {live['state'] or 'not reported'}")
+    quota = latest.get("quota_exceeded")
+    if quota is not None and (datetime.now(UTC) - quota.occurred_at).total_seconds() < 86400:
+        problems.append(f"quota exceeded at {quota.occurred_at:%Y-%m-%d %H:%M} UTC ({quota.state or 'no status'})")
+    if problems:
+        raise CheckWarning("; ".join(problems), observed=observed)
+    return observed
+
+
 CRITICAL_CHECKS: tuple[Check, ...] = (
     Check("database", _check_database, "datastore", critical=True),
     Check("cache", _check_cache, "datastore", critical=True),
@@ -165,6 +194,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     *CRITICAL_CHECKS,
     Check("celery_workers", _check_celery_workers, "component", critical=False, observed_unit="workers"),
     Check("migrations", _check_migrations, "datastore", critical=False, observed_unit="unapplied"),
+    Check("green_api", _check_green_api, "component", critical=False),
 )
 
 
@@ -181,7 +211,7 @@ def _run_one(check: Check) -> tuple[Any, Status, str, float]:
     try:
         value, status, output = check.run(), "pass", ""
     except CheckWarning as exc:
-        value, status, output = None, "warn", str(exc)
+        value, status, output = exc.observed, "warn", str(exc)
     except Exception as exc:  # noqa: BLE001 - any error of a dependency is its failure
         value, status, output = None, "fail", redact_text(f"{type(exc).__name__}: {exc}")
     finally:

@@ -8,5 +8,8 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         from messaging import (
             checks,  # noqa: F401 - registers the system checks
-            metrics,  # noqa: F401 - declared before first use, for dashboards
+            metrics,  # noqa: F401 - every series is declared before the first scrape
         )
+        from messaging.dlq import register_dead_letter_handlers
+
+        register_dead_letter_handlers()

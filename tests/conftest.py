@@ -56,16 +56,23 @@ def operator_factory(django_user_model):
 
 @pytest.fixture
 def handlers():
-    """Register dead letter handlers for one test only: ``handlers["type"] = fn``."""
+    """Register dead letter handlers for one test only: ``handlers["type"] = fn``.
+
+    The handler an app registered for the type (messaging's ``whatsapp_message``, say) is
+    put back afterwards, so later tests replay through the real one.
+    """
     from reliability.dlq import registry
 
-    registered: list[str] = []
+    previous: dict[str, object] = {}
 
     class Registrar:
         def __setitem__(self, message_type, fn):
+            previous.setdefault(message_type, registry._handlers.get(message_type))
             registry.register_handler(message_type, fn)
-            registered.append(message_type)
 
     yield Registrar()
-    for message_type in registered:
-        registry.unregister_handler(message_type)
+    for message_type, handler in previous.items():
+        if handler is None:
+            registry.unregister_handler(message_type)
+        else:
+            registry.register_handler(message_type, handler)

@@ -29,6 +29,7 @@ import structlog
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from config.input_guard import json_loads_finite
 from messaging.clients.errors import InvalidRequest, InvalidResponse, SendOutcomeUnknown, UpstreamUnavailable
 from reliability.breaker import get_circuit_breaker
 from reliability.errors import RateLimited, ReliabilityError, TransientError
@@ -242,15 +243,11 @@ def _read_capped(response: requests.Response, *, max_bytes: int, deadline: float
 # --- reading answers -----------------------------------------------------------------
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_json(body: bytes, *, call: str) -> Any:
     """The JSON value of ``body`` (leading blank lines allowed), or ``InvalidResponse``.
-    NaN and Infinity are refused, and so is nesting too deep to parse."""
+    NaN, Infinity and numbers beyond a float are refused, and so is nesting too deep to parse."""
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+        return json_loads_finite(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidResponse(f"{call}: the answer is not valid JSON") from None
 

@@ -16,6 +16,7 @@ If Redis cannot be reached, the breaker runs on a per-process state until it can
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
@@ -28,6 +29,7 @@ from django.db import DatabaseError
 
 from reliability.breaker import metrics
 from reliability.breaker.config import CircuitBreakerConfig
+from reliability.breaker.connections import BoundedConnections
 from reliability.breaker.models import TransitionReason
 from reliability.breaker.persistence import load_row, persist_transitions, to_timestamp
 from reliability.breaker.state import (
@@ -206,35 +208,34 @@ redis.call('HSET', KEYS[1], 'st', ARGV[1], 'ou', ARGV[2], 'od', ARGV[3], 'cf', A
 return 1
 """
 
-# All breakers and threads of a process share one pool of at most this many Redis
-# connections. A call holds one for a single round trip (about 0.1 ms), so ten serve
-# hundreds of threads; a thread that finds them all busy waits for one.
+# All breakers and threads of a process share at most this many Redis connections, for
+# every command they send. A call holds one for a single round trip (about 0.1 ms), so
+# ten serve hundreds of threads; a thread that finds them all busy waits for one.
 REDIS_MAX_CONNECTIONS = 10
 # A wait longer than the socket timeout means Redis is not answering in time: the call
 # then falls back to the per-process state like in any Redis outage.
 REDIS_POOL_WAIT = 1.0
 REDIS_CLIENT_NAME = "reliability-breakers"  # how CLIENT LIST shows these connections
 
-_client: redis.Redis | None = None
-_client_lock = threading.Lock()
+_connections: BoundedConnections | None = None
+_connections_lock = threading.Lock()
 
 
-def redis_client() -> redis.Redis:
-    """One client (and bounded connection pool) per process; redis-py renews the pool after a fork."""
-    global _client
-    with _client_lock:
-        if _client is None:
-            pool = redis.BlockingConnectionPool.from_url(
+def breaker_connections() -> BoundedConnections:
+    """The process's bounded Redis connections, shared by all breakers (a forked child gets its own)."""
+    global _connections
+    with _connections_lock:
+        if _connections is None:
+            _connections = BoundedConnections.from_url(
                 settings.REDIS_URL,
                 max_connections=REDIS_MAX_CONNECTIONS,
-                timeout=REDIS_POOL_WAIT,
+                wait=REDIS_POOL_WAIT,
                 client_name=REDIS_CLIENT_NAME,
                 decode_responses=True,
                 socket_timeout=1.0,
                 socket_connect_timeout=1.0,
             )
-            _client = redis.Redis(connection_pool=pool)
-        return _client
+        return _connections
 
 
 def _float(value: str) -> float:
@@ -242,42 +243,22 @@ def _float(value: str) -> float:
 
 
 class _Script:
-    """EVALSHA on a connection taken from the client's pool for that one round trip.
+    """EVALSHA, and SCRIPT LOAD when Redis does not know the script (first use, restart, SCRIPT FLUSH).
 
-    The script is loaded on the same connection (at first use, and again when Redis has
-    forgotten it: restart, SCRIPT FLUSH), so a call never holds two connections of the
-    bounded pool. On the connection itself a failure surfaces at once, for the breaker
-    to fall back on, where the client would first retry with back-off.
+    Each is one command on one of the bounded connections, so a call never holds two.
+    A failure surfaces at once, for the breaker to fall back on.
     """
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.sha: str | None = None
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
 
-    def __call__(self, client: redis.Redis, keys: tuple[Any, ...], args: tuple[Any, ...]) -> Any:
-        pool = client.connection_pool
-        connection = pool.get_connection()
+    def __call__(self, connections: BoundedConnections, keys: tuple[Any, ...], args: tuple[Any, ...]) -> Any:
         try:
-            if self.sha is None:
-                self.sha = self._load(connection)
-            try:
-                connection.send_command("EVALSHA", self.sha, len(keys), *keys, *args)
-                return connection.read_response()
-            except redis.exceptions.NoScriptError:
-                self.sha = self._load(connection)
-                connection.send_command("EVALSHA", self.sha, len(keys), *keys, *args)
-                return connection.read_response()
-        except redis.exceptions.ResponseError:
-            raise  # an error reply was read in full: the connection is still in step
-        except BaseException:
-            connection.disconnect()  # a half-read reply must not reach the next command
-            raise
-        finally:
-            pool.release(connection)
-
-    def _load(self, connection: Any) -> str:
-        connection.send_command("SCRIPT", "LOAD", self.source)
-        return connection.read_response()
+            return connections.execute("EVALSHA", self.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            connections.execute("SCRIPT", "LOAD", self.source)
+            return connections.execute("EVALSHA", self.sha, len(keys), *keys, *args)
 
 
 _record = _Script(RECORD_SCRIPT)
@@ -292,9 +273,9 @@ class RedisStore(CachedSharedStore):
     kind = "redis"
     persists_transitions = False
 
-    def __init__(self, name: str, config: CircuitBreakerConfig, client: redis.Redis | None = None) -> None:
+    def __init__(self, name: str, config: CircuitBreakerConfig, connections: BoundedConnections | None = None) -> None:
         super().__init__(name, config)
-        self.client = client or redis_client()
+        self.connections = connections or breaker_connections()
         self.keys = (f"cb:{{{name}}}", f"cb:{{{name}}}:ring", f"cb:{{{name}}}:permits")
         self._acquire_keys = (self.keys[0], self.keys[2])
         self._key_bytes = tuple(key.encode() for key in self.keys)
@@ -327,10 +308,10 @@ class RedisStore(CachedSharedStore):
 
     def _hot(self, script: _Script, keys: tuple[Any, ...], args: tuple[Any, ...], now: float) -> list[str]:
         """Run a hot script; when the keys are gone, seed them and run it again."""
-        reply = script(self.client, keys, args)
+        reply = script(self.connections, keys, args)
         if not reply:
             self.seed(now)
-            reply = script(self.client, keys, args)
+            reply = script(self.connections, keys, args)
         return reply.split(" ")
 
     def _redis_failed(self, exc: Exception, now: float) -> None:
@@ -369,7 +350,7 @@ class RedisStore(CachedSharedStore):
                 state, open_until = OPEN, now
             if state == OPEN and not open_duration:
                 open_duration = self.config.recovery_timeout
-        seeded = _seed(self.client, self.keys, (state, repr(open_until), repr(open_duration), failures, version))
+        seeded = _seed(self.connections, self.keys, (state, repr(open_until), repr(open_duration), failures, version))
         if seeded and row is not None and row.state != CLOSED:
             logger.warning("circuit_breaker_rebuilt", name=self.name, state=state)
             persist_transitions(
@@ -383,10 +364,10 @@ class RedisStore(CachedSharedStore):
         if now < self._redis_down_until:
             return
         try:
-            state, open_until, version = self.client.hmget(self.keys[0], "st", "ou", "cv")
+            state, open_until, version = self.connections.execute("HMGET", self.keys[0], "st", "ou", "cv")
             if state is None:
                 self.seed(now)
-                state, open_until, version = self.client.hmget(self.keys[0], "st", "ou", "cv")
+                state, open_until, version = self.connections.execute("HMGET", self.keys[0], "st", "ou", "cv")
         except redis.RedisError as exc:
             self._redis_failed(exc, now)
             return
@@ -443,22 +424,22 @@ class RedisStore(CachedSharedStore):
         return [Transition(from_state, state, reason, float(rate), int(failures), until)]
 
     def set_state(self, target: str, now: float, version: int, *, actor: Any = None, note: str = "") -> Transition:
-        previous, rate, failures = _set_state(self.client, self.keys, (target, version))
+        previous, rate, failures = _set_state(self.connections, self.keys, (target, version))
         self.remember(target, 0.0, version, now)
         self._fallback.set_state(target, now, version)
         return Transition(previous, target, TransitionReason.OPERATOR.value, float(rate), int(failures), None)
 
     def publish_version(self, version: int) -> None:
-        self.client.hset(self.keys[0], "cv", version)
+        self.connections.execute("HSET", self.keys[0], "cv", version)
 
     def snapshot(self, now: float) -> Snapshot:
-        state, open_until, failures, total, failed, slow = self.client.hmget(
-            self.keys[0], "st", "ou", "cf", "tot", "fl", "sl"
+        state, open_until, failures, total, failed, slow = self.connections.execute(
+            "HMGET", self.keys[0], "st", "ou", "cf", "tot", "fl", "sl"
         )
         if state is None:
             self.seed(now)
-            state, open_until, failures, total, failed, slow = self.client.hmget(
-                self.keys[0], "st", "ou", "cf", "tot", "fl", "sl"
+            state, open_until, failures, total, failed, slow = self.connections.execute(
+                "HMGET", self.keys[0], "st", "ou", "cf", "tot", "fl", "sl"
             )
         total_calls = int(total or 0)
         return Snapshot(
@@ -468,5 +449,5 @@ class RedisStore(CachedSharedStore):
             failure_rate=int(failed or 0) / total_calls if total_calls else 0.0,
             slow_call_rate=int(slow or 0) / total_calls if total_calls else 0.0,
             calls_in_window=total_calls,
-            half_open_calls=self.client.hlen(self.keys[2]) if state == HALF_OPEN else 0,
+            half_open_calls=self.connections.execute("HLEN", self.keys[2]) if state == HALF_OPEN else 0,
         )

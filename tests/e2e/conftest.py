@@ -45,29 +45,33 @@ def fresh_database(tmp_path) -> Iterator[str]:
 
 
 class WebServer:
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "1",
-                "--threads",
-                "4",
-                "--timeout",
-                "30",
-            ],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        # A file, not a pipe: nobody reads a pipe while the test runs, and a full pipe
+        # (64 KiB of request logs) blocks the server mid-request.
+        self.log = log
+        with log.open("wb") as output:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "config.wsgi",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    "1",
+                    "--threads",
+                    "4",
+                    "--timeout",
+                    "30",
+                ],
+                cwd=ROOT,
+                env={**os.environ, **env},
+                stdout=subprocess.DEVNULL,
+                stderr=output,
+            )
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -77,7 +81,7 @@ class WebServer:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError(
-                        f"gunicorn did not start: {self.process.stderr.read().decode()[-2000:]}"
+                        f"gunicorn did not start: {self.log.read_text(errors='replace')[-2000:]}"
                     ) from None
                 time.sleep(0.1)
 
@@ -98,7 +102,7 @@ def web_server(tmp_path) -> Iterator[type[WebServer]]:
     started: list[WebServer] = []
 
     def start(**env: str) -> WebServer:
-        server = WebServer({"VAR_DIR": str(tmp_path / "var"), **env})
+        server = WebServer({"VAR_DIR": str(tmp_path / "var"), **env}, tmp_path / f"gunicorn-{len(started)}.log")
         started.append(server)
         return server
 

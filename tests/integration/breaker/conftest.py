@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connection
 
 from reliability.breaker.breaker import forget_circuit_breakers
-from reliability.breaker.redis_store import redis_client as breaker_redis_client
+from reliability.breaker.redis_store import breaker_connections
 from tests.clock import FakeClock
 
 # Read once: a test may switch settings.REDIS_URL off to use the database store itself.
@@ -33,8 +33,8 @@ def _fresh_registry():
 
 @pytest.fixture
 def breaker_redis(redis_client):
-    """The breaker's own client, on the emptied suite Redis."""
-    return breaker_redis_client()
+    """The breakers' own connections, on the emptied suite Redis."""
+    return breaker_connections()
 
 
 class Workers:

@@ -12,6 +12,7 @@ from django.db import connection
 
 from reliability.breaker.breaker import CircuitBreaker
 from reliability.breaker.config import CircuitBreakerConfig
+from reliability.breaker.connections import BoundedConnections
 from reliability.breaker.models import BreakerState, BreakerTransition, TransitionReason
 from reliability.breaker.models import CircuitBreaker as BreakerRow
 from reliability.breaker.redis_store import REDIS_CLIENT_NAME, REDIS_MAX_CONNECTIONS, RedisStore
@@ -45,7 +46,7 @@ def test_lua_scripts_follow_the_reference_state_machine(breaker_redis, seed):
         max_recovery_timeout=9.0,
     )
     reference = LocalStore("parity", config)
-    shared = RedisStore("parity", config, client=breaker_redis)
+    shared = RedisStore("parity", config, connections=breaker_redis)
     now = 1000.0
     held = []  # admitted calls not yet finished: (reference decision, shared decision)
     for _ in range(600):
@@ -211,9 +212,11 @@ def test_redis_outage_falls_back_to_a_per_process_state(clock):
 
     server = RedisServer().start()
     try:
-        client = redis.Redis.from_url(server.url, decode_responses=True, socket_timeout=0.5)
+        connections = BoundedConnections.from_url(
+            server.url, max_connections=2, wait=1.0, decode_responses=True, socket_timeout=0.5
+        )
         config = CircuitBreakerConfig(failure_threshold=2, recovery_timeout=30.0)
-        store = RedisStore("outage_svc", config, client=client)
+        store = RedisStore("outage_svc", config, connections=connections)
         cb = CircuitBreaker("outage_svc", config, store=store, clock=clock)
         assert cb.call(lambda: "up") == "up"
         server.stop()
@@ -227,7 +230,7 @@ def test_redis_outage_falls_back_to_a_per_process_state(clock):
         server.start()
         clock.advance(31)
         assert cb.call(lambda: "back") == "back"  # Redis again, rebuilt from the row
-        assert client.hget("cb:{outage_svc}", "st") is not None
+        assert redis.Redis.from_url(server.url).hget("cb:{outage_svc}", "st") is not None
     finally:
         server.cleanup()
 

@@ -47,15 +47,15 @@ def start_worker(redis_client, tmp_path):
     workers: list[Worker] = []
 
     def start(name: str, pool: str = "solo", timeout: float = 30.0, **extra_env: str) -> Worker:
-        env = {
-            **os.environ,
-            "DATABASE_URL": test_database_url(),
-            "REDIS_URL": settings.REDIS_URL,
-            "APP_ENV": "testing",
-            "DLQ_TEST_WORKER": name,
+        # Only a test that asks for it (extra_env) writes multiprocess metric files.
+        env = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+        env.update(
+            DATABASE_URL=test_database_url(),
+            REDIS_URL=settings.REDIS_URL,
+            APP_ENV="testing",
+            DLQ_TEST_WORKER=name,
             **extra_env,
-        }
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        )
         log = tmp_path / f"{name}.log"
         command = [
             sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={pool}", "--concurrency=1",

@@ -10,7 +10,6 @@ import pytest
 from prometheus_client import REGISTRY
 
 from reliability.breaker.breaker import forget_circuit_breakers, get_circuit_breaker
-from reliability.breaker.redis_store import redis_client as breaker_redis_client
 from reliability.retry import budget as retry_budget
 from tests.httpserver import LoopbackServer, Reply
 
@@ -33,10 +32,6 @@ def fresh_reliability(db, redis_client, monkeypatch) -> Iterator[None]:
         get_circuit_breaker(service)
     yield
     forget_circuit_breakers()
-    # Each forgotten Redis-backed breaker kept a slot of the process's Redis pool for
-    # every thread that used it; two fresh breakers per test would exhaust the pool's
-    # 100 slots within this directory. The pool's accounting starts over instead.
-    breaker_redis_client().connection_pool.reset()
 
 
 @pytest.fixture

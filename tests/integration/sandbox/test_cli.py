@@ -212,10 +212,8 @@ def test_skip_configured_starts_the_stand_ins_nothing_else_replaces(serve, env, 
 
 def test_make_runs_procfile_line_starts_only_the_stand_ins_not_configured_elsewhere(serve):
     [line] = [line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("sandbox:")]
-    program, *command = line.removeprefix("sandbox:").split()
-    if program == "exec":  # the Procfile execs each process so that honcho's signals reach it
-        program, *command = command
-    assert program == "python"  # make run puts .venv/bin first on PATH
+    program, *command = line.removeprefix("sandbox:").removeprefix(" exec").split()
+    assert program == "python"  # make run puts .venv/bin first on PATH; honcho's shell execs it
     process = serve(*FREE_PORTS, command=tuple(command), GREEN_API_URL="https://7105.api.greenapi.com")
     assert process.line(STARTED.pattern)["name"] == "deepseek"
     process.line("sandbox: green-api is configured elsewhere")

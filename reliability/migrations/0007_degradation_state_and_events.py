@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reliability', '0005_audit_action_names'),
+        ('reliability', '0006_dead_letters_redacted_again'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

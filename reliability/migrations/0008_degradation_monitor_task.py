@@ -39,7 +39,7 @@ def unseed(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reliability", "0006_degradation_state_and_events"),
+        ("reliability", "0007_degradation_state_and_events"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 

@@ -1,0 +1,1 @@
+from tests.integration.messaging.conftest import fresh_reliability, green_api  # noqa: F401 - fixtures

@@ -1,0 +1,1 @@
+from tests.integration.messaging.conftest import deepseek, fresh_reliability  # noqa: F401 - fixtures
