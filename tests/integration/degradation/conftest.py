@@ -7,6 +7,7 @@ import pytest
 from health.checks import clear_cache
 from reliability.breaker.breaker import forget_circuit_breakers
 from reliability.degradation.store import view
+from sandbox import GreenApiStandIn
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +20,17 @@ def _fresh_state(redis_client, settings):
     yield
     forget_circuit_breakers()
     view.forget()
+
+
+@pytest.fixture(autouse=True)
+def green_api(settings):
+    """The Green API stand-in, authorized, so that its health check (a condition of the rules)
+    answers as it does in a healthy deployment."""
+    with GreenApiStandIn() as stand_in:
+        settings.GREEN_API_URL = stand_in.url
+        settings.GREEN_API_CONNECT_TIMEOUT = 0.5
+        settings.GREEN_API_READ_TIMEOUT = 0.5
+        yield stand_in
 
 
 @pytest.fixture

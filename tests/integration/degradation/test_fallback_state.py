@@ -10,6 +10,7 @@ from django.test import Client
 from reliability.breaker import breaker as breaker_module
 from reliability.breaker.breaker import CircuitBreaker
 from reliability.breaker.config import CircuitBreakerConfig
+from reliability.breaker.connections import BoundedConnections
 from reliability.breaker.metrics import local_fallback
 from reliability.breaker.redis_store import RedisStore
 from reliability.dlq.locks import job_lock
@@ -21,15 +22,17 @@ pytestmark = pytest.mark.django_db
 DEAD_REDIS = f"redis://127.0.0.1:{free_port()}/0"
 
 
+def connections_to(url: str) -> BoundedConnections:
+    return BoundedConnections.from_url(
+        url, max_connections=1, wait=0.2, decode_responses=True, socket_timeout=0.2, socket_connect_timeout=0.2
+    )
+
+
 def test_a_breaker_on_per_process_state_shows_in_health_and_metrics_until_redis_answers(settings):
     settings.HEALTH_TOKEN = "health-token-123456"
     clock = FakeClock(1_000_000.0)
     config = CircuitBreakerConfig(failure_threshold=3)
-    store = RedisStore(
-        "flaky_redis_svc",
-        config,
-        client=redis.Redis.from_url(DEAD_REDIS, socket_connect_timeout=0.2, decode_responses=True),
-    )
+    store = RedisStore("flaky_redis_svc", config, connections=connections_to(DEAD_REDIS))
     breaker = CircuitBreaker("flaky_redis_svc", config, store=store, clock=clock)
     breaker_module._registry["flaky_redis_svc"] = breaker
 
@@ -39,12 +42,12 @@ def test_a_breaker_on_per_process_state_shows_in_health_and_metrics_until_redis_
     detailed = Client().get("/health/detailed", headers={"Authorization": "Bearer health-token-123456"}).json()
     assert "flaky_redis_svc" in detailed["fallbacks"]["circuit_breakers_on_local_state"]
 
-    store.client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)  # Redis is back
+    store.connections = connections_to(settings.REDIS_URL)  # Redis is back
     clock.advance(1.1)
     assert breaker.call(lambda: "answer") == "answer"
     assert store.local_since is None
     assert local_fallback.labels("flaky_redis_svc")._value.get() == 0
-    assert store.client.exists("cb:{flaky_redis_svc}")  # the shared state is rebuilt in Redis
+    assert redis.Redis.from_url(settings.REDIS_URL).exists("cb:{flaky_redis_svc}")  # rebuilt in Redis
 
 
 def test_a_maintenance_lock_falls_back_to_the_database_when_redis_is_down(settings):

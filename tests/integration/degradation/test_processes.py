@@ -16,6 +16,7 @@ from django.db import connection
 from reliability.breaker.services import breaker_force_open
 from reliability.degradation.models import DegradationEvent
 from reliability.degradation.services import degradation_evaluate, degradation_set_level
+from sandbox import GreenApiStandIn
 from tests.services import RedisServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,7 +30,7 @@ class Processes:
         self.coord = coord
         self.started: list[subprocess.Popen] = []
 
-    def start(self, mode: str, count: int, *, redis_url: str, seconds: float, **env: str) -> None:
+    def start(self, mode: str, count: int, *, redis_url: str, seconds: float, green_api_url: str, **env: str) -> None:
         db = connection.settings_dict  # the test database, not the one in DATABASE_URL
         environment = {
             **os.environ,
@@ -37,6 +38,7 @@ class Processes:
             "APP_ENV": "testing",
             "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
             "REDIS_URL": redis_url,
+            "GREEN_API_URL": green_api_url,
             "CELERY_BROKER_URL": "memory://",
             "COORD_URL": SUITE_REDIS_URL,
             "RUN_SECONDS": str(seconds),
@@ -118,10 +120,20 @@ def history() -> list[tuple[int, int, str]]:
     return [(e.from_level, e.to_level, e.source) for e in DegradationEvent.objects.order_by("id")]
 
 
-def test_an_override_wins_in_every_process_until_it_expires_then_the_rules_level_returns(processes, superuser):
+@pytest.fixture
+def green_api(settings):
+    """The Green API stand-in, authorized, for this process and the ones it starts."""
+    with GreenApiStandIn() as stand_in:
+        settings.GREEN_API_URL = stand_in.url
+        yield stand_in
+
+
+def test_an_override_wins_in_every_process_until_it_expires_then_the_rules_level_returns(
+    processes, superuser, green_api
+):
     breaker_force_open(name="deepseek", actor=superuser, channel="admin")
     degradation_evaluate()  # the rules: minor
-    processes.start("observe", 2, redis_url=SUITE_REDIS_URL, seconds=8)
+    processes.start("observe", 2, redis_url=SUITE_REDIS_URL, seconds=8, green_api_url=green_api.url)
     processes.go()
     time.sleep(1.5)
     set_at = time.time()
@@ -146,7 +158,7 @@ def test_an_override_wins_in_every_process_until_it_expires_then_the_rules_level
 
 
 def test_redis_stopped_under_a_running_monitor_raises_the_level_and_redis_back_lowers_it_after_the_hold(
-    processes, settings
+    processes, green_api
 ):
     """Redis stops mid-run: within one monitor interval the level is severe in every process
     (read from the database row), breakers keep admitting calls on per-process state and the
@@ -162,8 +174,8 @@ def test_redis_stopped_under_a_running_monitor_raises_the_level_and_redis_back_l
             "DEGRADATION_STEP_DOWN_SECONDS": str(hold),
             "HEALTH_CHECK_TIMEOUT": str(check_timeout),
         }
-        processes.start("monitor", 1, redis_url=server.url, seconds=20, **env)
-        processes.start("observe", 2, redis_url=server.url, seconds=16, **env)
+        processes.start("monitor", 1, redis_url=server.url, seconds=20, green_api_url=green_api.url, **env)
+        processes.start("observe", 2, redis_url=server.url, seconds=16, green_api_url=green_api.url, **env)
         processes.go()
         time.sleep(3)
         stopped_at = time.time()

@@ -55,8 +55,11 @@ def test_nothing_wrong_is_normal_and_records_no_change(committed):
     assert seen["database_down"]["met"] is False
     assert seen["redis_down"]["met"] is False
     assert seen["database_read_only"] == {"met": False, "level": "critical", "detail": "writable"}
-    # The Green API check is the pipeline's; until it exists the rule cannot hold.
-    assert seen["health:green_api:stateInstance!=authorized"]["met"] is None
+    assert seen["health:green_api:stateInstance!=authorized"] == {
+        "met": False,
+        "level": "moderate",
+        "detail": "stateInstance=authorized",
+    }
 
 
 def test_an_open_breaker_raises_the_level_at_once_and_the_highest_rule_wins(committed, superuser):
@@ -253,3 +256,30 @@ def test_the_beat_task_evaluates_under_the_maintenance_lock(committed, superuser
         assert monitor_degradation_level() == {"skipped": False, "level": "moderate", "source": "auto"}
     with cache.lock("dlq:job-lock:degradation_monitor", timeout=10):  # another run holds it
         assert monitor_degradation_level() == {"skipped": True}
+
+
+def test_a_green_api_instance_that_is_not_authorized_is_moderate(committed, green_api):
+    """The messaging pipeline's Green API health check feeds the rule by its observed state."""
+    green_api.control(state_instance="notAuthorized")
+    time.sleep(1.1)  # the check asks Green API at most once a second
+    with committed():
+        state = degradation_evaluate()
+    assert (state.level, state.reason) == (DegradationLevel.MODERATE, "health:green_api:stateInstance!=authorized")
+    assert state.conditions["health:green_api:stateInstance!=authorized"]["detail"] == "stateInstance=notAuthorized"
+    assert not allows("reports") and allows("auto_replies")
+
+
+def test_the_green_api_stand_in_down_opens_its_breaker_and_the_level_is_moderate(committed, green_api):
+    from messaging.clients.green_api import get_green_api_client
+
+    green_api.control(outage=True)
+    for _ in range(10):  # the calls the pipeline would make, failing
+        try:
+            with get_green_api_client() as client:
+                client.get_state_instance()
+        except Exception:  # noqa: BLE001 - connection refused, then the open breaker
+            pass
+    with committed():
+        state = degradation_evaluate()
+    assert (state.level, state.reason) == (DegradationLevel.MODERATE, "breaker_open:green_api")
+    assert not allows("ai_sentiment") and allows("outbound_sending")
