@@ -7,13 +7,17 @@ import pytest
 from health.checks import clear_cache
 from reliability.breaker.breaker import forget_circuit_breakers
 from reliability.degradation.store import view
+from reliability.retry import budget as retry_budget
 from sandbox import GreenApiStandIn
 
 
 @pytest.fixture(autouse=True)
-def _fresh_state(redis_client, settings):
+def _fresh_state(redis_client, settings, monkeypatch):
     # The published state and the breakers live in Redis, which outlives the rolled-back transaction.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Failing Green API calls spend the process's retry budget: give this test its own.
+    for service in ("green_api", "deepseek"):
+        monkeypatch.setitem(retry_budget._budgets, service, retry_budget.RetryBudget(service))
     forget_circuit_breakers()
     clear_cache()
     view.forget()
