@@ -11,5 +11,7 @@ class MessagingConfig(AppConfig):
             metrics,  # noqa: F401 - every series is declared before the first scrape
         )
         from messaging.dlq import register_dead_letter_handlers
+        from messaging.reports import register_report_sections
 
         register_dead_letter_handlers()
+        register_report_sections()
