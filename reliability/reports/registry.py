@@ -12,9 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-# Keys of the report's own parts: a section may not take one of them.
-RESERVED = frozenset({"period", "generated_at", "breakers", "dead_letters", "degradation", "sections"})
-
 
 @dataclass(frozen=True)
 class ReportSection:
@@ -35,9 +32,7 @@ def register_report_section(
     title: str,
     text: Callable[[dict[str, Any]], list[str]] | None = None,
 ) -> None:
-    """Add (or replace, on a second ``ready``) the section ``name`` of every report."""
-    if name in RESERVED:
-        raise ValueError(f"report section name {name!r} is taken by the report itself")
+    """Add (or replace, on a second ``ready``) the section ``name`` of every report (under ``sections``)."""
     _sections[name] = ReportSection(name=name, title=title, build=build, text=text)
 
 

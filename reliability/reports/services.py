@@ -33,17 +33,10 @@ log = structlog.get_logger(__name__)
 # States in which a breaker turns calls away (half-open admits only its trial calls).
 OPEN_STATES = (BreakerState.OPEN, BreakerState.HALF_OPEN, BreakerState.FORCED_OPEN)
 OPENING = (BreakerState.OPEN, BreakerState.FORCED_OPEN)
-BUILT_IN_STEPS = ("breakers", "dead_letters", "degradation")
-Progress = Callable[[str], None]
 
 
 def _iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value is not None else None
-
-
-def report_steps() -> list[str]:
-    """The steps a build goes through, in order: what a progress bar counts."""
-    return [*BUILT_IN_STEPS, *(section.name for section in report_sections())]
 
 
 def _breakers(*, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
@@ -161,11 +154,12 @@ def _degradation(*, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
 
 
 def reliability_report_build(
-    *, since: dt.datetime, until: dt.datetime, progress: Progress | None = None
+    *, since: dt.datetime, until: dt.datetime, progress: Callable[[int, int, str], None] | None = None
 ) -> dict[str, Any]:
-    """The report of ``[since, until)``: breakers, dead letters, degradation, then each registered section.
+    """The report of ``[since, until)``: breakers, dead letters, degradation, and under
+    ``sections`` each registered section (messaging, health).
 
-    ``progress`` (a door's progress bar) is called with each step's name once it is done.
+    ``progress(done, total, step)`` (a door's progress bar) hears of each step once it is done.
     """
     if since >= until:
         raise ValueError("since must be before until")
@@ -173,14 +167,22 @@ def reliability_report_build(
         "period": {"since": _iso(since), "until": _iso(until), "seconds": (until - since).total_seconds()},
         "generated_at": _iso(timezone.now()),
     }
-    for name, build in (("breakers", _breakers), ("dead_letters", _dead_letters), ("degradation", _degradation)):
+    built_in: list[tuple[str, Callable[..., dict[str, Any]]]] = [
+        ("breakers", _breakers),
+        ("dead_letters", _dead_letters),
+        ("degradation", _degradation),
+    ]
+    sections = report_sections()
+    total = len(built_in) + len(sections)
+    for done, (name, build) in enumerate(built_in, start=1):
         report[name] = build(since=since, until=until)
         if progress is not None:
-            progress(name)
-    for section in report_sections():
-        report[section.name] = section.build(since=since, until=until)
+            progress(done, total, name)
+    report["sections"] = {}
+    for done, section in enumerate(sections, start=len(built_in) + 1):
+        report["sections"][section.name] = section.build(since=since, until=until)
         if progress is not None:
-            progress(section.name)
+            progress(done, total, section.name)
     return report
 
 

@@ -127,7 +127,7 @@ def test_messages_in_replies_out_and_reply_latency_percentiles(deepseek, green_a
     place(WebhookEvent.objects.all(), "received_at", [at(n) for n in range(10)])
     place(OutboundMessage.objects.all(), "sent_at", [at(n) + dt.timedelta(seconds=n + 1) for n in range(10)])
 
-    messaging = report(0, 60)["messaging"]
+    messaging = report(0, 60)["sections"]["messaging"]
     assert (messaging["messages_in"], messaging["replies_out"], messaging["messages_out"]) == (10, 10, 10)
     assert messaging["reply_latency_seconds"] == {
         "count": 10,
@@ -138,7 +138,7 @@ def test_messages_in_replies_out_and_reply_latency_percentiles(deepseek, green_a
         "p99": 10.0,
     }
     # Arrivals count by arrival, replies by acceptance: 10:05:00 to 10:08:00 sees in 5, 6, 7 and out 4, 5, 6.
-    window = reliability_report_build(since=at(5), until=at(8))["messaging"]
+    window = reliability_report_build(since=at(5), until=at(8))["sections"]["messaging"]
     assert (window["messages_in"], window["replies_out"]) == (3, 3)
 
 
