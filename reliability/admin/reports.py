@@ -9,6 +9,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from reliability.admin.dashboard import dashboard_urls
 from reliability.reports.models import ReliabilityReport
 from reliability.reports.text import report_text
 
@@ -51,6 +52,10 @@ class ReliabilityReportAdmin(admin.ModelAdmin):
     def as_json(self, obj: ReliabilityReport) -> str:
         text = json.dumps(obj.data, indent=2, sort_keys=True, cls=DjangoJSONEncoder, ensure_ascii=False)
         return format_html('<pre class="reliability-report-json">{}</pre>', text)
+
+    def get_urls(self) -> list:
+        # The operator dashboard hangs off this admin: /admin/reliability/reliabilityreport/dashboard/.
+        return [*dashboard_urls(self.admin_site), *super().get_urls()]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

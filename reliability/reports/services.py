@@ -16,14 +16,14 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from reliability.breaker.models import BreakerState, BreakerTransition, CircuitBreaker
 from reliability.degradation.levels import DegradationLevel
 from reliability.degradation.models import DegradationEvent, DegradationState
 from reliability.dlq.models import DeadLetter, DeadLetterAttempt, DeadLetterStatus
-from reliability.dlq.selectors import UNSETTLED
+from reliability.dlq.selectors import dead_letter_waiting_at
 from reliability.reports.models import ReliabilityReport
 from reliability.reports.registry import report_sections
 from reliability.reports.timeline import states_seconds
@@ -85,11 +85,6 @@ def _breakers(*, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
     return dict(sorted(result.items()))
 
 
-def _waiting_at(moment: dt.datetime) -> Q:
-    """Letters in the queue at ``moment``: added before it and not settled by then."""
-    return Q(created_at__lt=moment) & (Q(settled_at__gte=moment) | Q(settled_at__isnull=True, status__in=UNSETTLED))
-
-
 def _dead_letters(*, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
     letters = DeadLetter.objects.order_by()
     by_type: dict[str, dict[str, int]] = {}
@@ -106,7 +101,7 @@ def _dead_letters(*, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
     )
     for row in settled.values("message_type", "status").annotate(n=Count("id")):
         add(row["message_type"], row["status"], row["n"])
-    waiting_end = letters.filter(_waiting_at(until))
+    waiting_end = letters.filter(dead_letter_waiting_at(until))
     for row in waiting_end.values("message_type").annotate(n=Count("id")):
         add(row["message_type"], "waiting_at_end", row["n"])
     oldest = waiting_end.aggregate(oldest=Min("created_at"))["oldest"]
@@ -116,7 +111,7 @@ def _dead_letters(*, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
     return {
         **totals,
         "out": totals["resolved"] + totals["discarded"],
-        "waiting_at_start": letters.filter(_waiting_at(since)).count(),
+        "waiting_at_start": letters.filter(dead_letter_waiting_at(since)).count(),
         "waiting_at_end": sum(bucket["waiting_at_end"] for bucket in by_type.values()),
         "oldest_waiting_at_end": _iso(oldest),
         "oldest_waiting_age_seconds": round((until - oldest).total_seconds(), 3) if oldest else None,

@@ -87,3 +87,39 @@ def states_seconds(
         if stretch > 0:
             totals[name][state] += stretch
     return {name: dict(states) for name, states in totals.items()}
+
+
+def state_segments(
+    *,
+    history: QuerySet,
+    at: str,
+    to_state: str,
+    from_state: str,
+    since: dt.datetime,
+    until: dt.datetime,
+    current: Any,
+    limit: int = 500,
+) -> list[tuple[dt.datetime, dt.datetime, Any]]:
+    """``[(start, end, state)]`` covering ``[since, until)`` for one subject's ``history``.
+
+    Reads at most ``limit`` changes of the period (the latest), and one row before it, so a
+    flapping subject still draws in bounded time; earlier changes of a longer burst show as
+    the state the first shown change left.
+    """
+    changes = list(
+        history.filter(**{f"{at}__gte": since, f"{at}__lt": until})
+        .order_by(f"-{at}", "-pk")
+        .values_list(at, from_state, to_state)[:limit]
+    )[::-1]
+    before = history.filter(**{f"{at}__lt": since}).order_by(f"-{at}", "-pk").values_list(to_state, flat=True).first()
+    state = changes[0][1] if changes and (before is None or len(changes) == limit) else before
+    if state is None:
+        state = current
+    segments = []
+    start = since
+    for moment, _, new_state in changes:
+        if moment > start:
+            segments.append((start, moment, state))
+        start, state = moment, new_state
+    segments.append((start, until, state))
+    return segments
