@@ -44,12 +44,12 @@ def _shown(value: Any) -> str:
     return repr(text[:_SHOWN] + ("…" if len(text) > _SHOWN else ""))
 
 
-def _duration(value: str) -> dt.timedelta | None:
+def _duration_seconds(value: str) -> float | None:
     match = _DURATION.match(value)
     if not match:
         return None
     seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
-    return dt.timedelta(seconds=seconds) if math.isfinite(seconds) else None
+    return seconds if math.isfinite(seconds) else None
 
 
 def _instant(value: str, *, name: str) -> dt.datetime:
@@ -86,13 +86,14 @@ def report_period_parse(*, since: Any = None, until: Any = None, now: dt.datetim
     text = DEFAULT_SINCE if since is None else since
     if text.strip().startswith("-"):
         raise InvalidReportPeriod(f"since {_shown(text)} must be a duration of more than 0 or a time")
-    span = _duration(text)
-    if span is not None:
-        if span <= dt.timedelta(0):
+    seconds = _duration_seconds(text)
+    if seconds is not None:
+        if seconds <= 0:
             raise InvalidReportPeriod(f"since {_shown(text)} must be a duration of more than 0")
-        if span > MAX_PERIOD:
+        # Checked before it becomes a timedelta, which 999999999w would overflow.
+        if seconds > MAX_PERIOD.total_seconds():
             raise InvalidReportPeriod(f"since {_shown(text)} is longer than {MAX_PERIOD.days} days")
-        start = end - span
+        start = end - dt.timedelta(seconds=seconds)
     else:
         start = _instant(text, name="since")
         if start > now + CLOCK_SKEW:
