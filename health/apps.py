@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class HealthConfig(AppConfig):
     name = "health"
     verbose_name = "Health"
+
+    def ready(self) -> None:
+        from config.metrics import register_state_collector
+        from health import checks  # noqa: F401 - every check's series is declared before the first scrape
+        from health.metrics import health_state_collector
+
+        register_state_collector(health_state_collector)
