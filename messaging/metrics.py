@@ -17,7 +17,10 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from messaging.clients.deepseek import SERVICE as DEEPSEEK
+from messaging.clients.green_api import SERVICE as GREEN_API
 from messaging.models import WebhookType
+from reliability.retry.metrics import retry_series_declare
 
 # Seed name. service: the dependency a fallback stood in for (deepseek); reason: why
 # (circuit_open, failed, not_allowed). Both come from short fixed lists.
@@ -79,6 +82,9 @@ for _type in (WebhookType.INCOMING_MESSAGE, WebhookType.OUTGOING_MESSAGE_STATUS,
         webhooks_received.labels(type_webhook=_type, outcome=_outcome)
 for _outcome in ("unauthorized", "too_large", "invalid"):
     webhooks_received.labels(type_webhook="unknown", outcome=_outcome)
+# The clients' retries (reliability's seed series), before either client first retries.
+for _service in (GREEN_API, DEEPSEEK):
+    retry_series_declare(_service)
 
 
 def webhook_type_label(type_webhook: str) -> str:
