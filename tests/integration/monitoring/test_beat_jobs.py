@@ -26,4 +26,3 @@ def test_the_job_is_seeded_as_an_enabled_periodic_task(name, task, minutes):
     # The stored name is a task a worker knows.
     app.loader.import_default_modules()
     assert task in app.tasks
-
