@@ -10,8 +10,11 @@ import pytest
 from django.conf import settings
 
 from config.metrics import scrape_registry
-from reliability.breaker.breaker import forget_circuit_breakers
+from sandbox import GreenApiStandIn
 from tests.integration.dlq.conftest import start_worker, test_database_url  # noqa: F401 - fixture
+
+# Autouse: fresh breakers and retry budgets, so failing checks here cannot drain the budgets later tests use.
+from tests.integration.messaging.conftest import fresh_reliability  # noqa: F401 - fixture
 
 
 def sample(name: str, labels: dict[str, str] | None = None) -> float | None:
@@ -52,8 +55,8 @@ def sample_in_another_process(name: str, labels: dict[str, str] | None = None) -
 
 
 @pytest.fixture
-def fresh_breakers(redis_client):
-    """No breaker of an earlier test in this process, and an empty Redis."""
-    forget_circuit_breakers()
-    yield
-    forget_circuit_breakers()
+def green_api(settings):
+    """A Green API stand-in the settings point at, whose instance is authorized: its health check passes."""
+    with GreenApiStandIn(id_instance=settings.GREEN_API_ID_INSTANCE, token=settings.GREEN_API_TOKEN) as green:
+        settings.GREEN_API_URL = green.url
+        yield green

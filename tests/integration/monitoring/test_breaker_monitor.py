@@ -15,7 +15,7 @@ from reliability.tasks import monitor_circuit_breakers
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
-def test_every_breaker_is_logged_with_its_live_state_and_open_ones_warn(fresh_breakers, superuser):
+def test_every_breaker_is_logged_with_its_live_state_and_open_ones_warn(superuser):
     breaker_force_open(name="green_api", actor=superuser, channel="admin", reason="maintenance")
 
     with capture_logs() as logs:
@@ -32,7 +32,7 @@ def test_every_breaker_is_logged_with_its_live_state_and_open_ones_warn(fresh_br
     assert summary["forced_open"] == 1
 
 
-def test_an_open_breaker_is_a_warning_with_its_retry_after(fresh_breakers):
+def test_an_open_breaker_is_a_warning_with_its_retry_after():
     breaker = get_circuit_breaker("deepseek")
 
     def fail() -> None:
@@ -50,7 +50,7 @@ def test_an_open_breaker_is_a_warning_with_its_retry_after(fresh_breakers):
     assert 0 < line["retry_after"] <= breaker.config.recovery_timeout
 
 
-def test_a_run_while_another_holds_the_lock_skips(fresh_breakers):
+def test_a_run_while_another_holds_the_lock_skips():
     with job_lock("monitor_circuit_breakers", timeout=60) as acquired:
         assert acquired
         assert monitor_circuit_breakers() == {"skipped": True}

@@ -21,7 +21,7 @@ def transitions_elsewhere(name: str, to_state: str, reason: str) -> float | None
     return sample_in_another_process("circuit_breaker_transitions_total", labels)
 
 
-def test_a_change_made_by_a_command_counts_once_on_the_scrape_of_this_process(fresh_breakers):
+def test_a_change_made_by_a_command_counts_once_on_the_scrape_of_this_process():
     done = manage("breakers", "force-open", "green_api", "--reason", "maintenance window")
     assert done.returncode == 0, done.stderr
 
@@ -31,7 +31,7 @@ def test_a_change_made_by_a_command_counts_once_on_the_scrape_of_this_process(fr
     assert transitions_elsewhere("green_api", "forced_open", "operator") == 1
 
 
-def test_transitions_made_here_count_once_here_and_in_any_other_process(fresh_breakers, superuser):
+def test_transitions_made_here_count_once_here_and_in_any_other_process(superuser):
     breaker = get_circuit_breaker("deepseek")
     threshold = breaker.config.failure_threshold
 

@@ -17,7 +17,7 @@ from tests.integration.monitoring.conftest import sample
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
-def test_the_monitor_stores_every_check_and_the_scrape_reports_the_stored_results(redis_client):
+def test_the_monitor_stores_every_check_and_the_scrape_reports_the_stored_results(green_api):
     healthy_before = sample("health_check_total", {"check": "database", "status": "healthy"})
 
     result = health_check_monitoring()
@@ -26,6 +26,7 @@ def test_the_monitor_stores_every_check_and_the_scrape_reports_the_stored_result
     assert set(result["checks"]) == {check.name for check in ALL_CHECKS}
     assert set(HealthCheckResult.objects.values_list("name", flat=True)) == {check.name for check in ALL_CHECKS}
     assert sample("health_check_status", {"check": "database"}) == 1.0
+    assert sample("health_check_status", {"check": "green_api"}) == 1.0
     # No Celery worker runs in this test: the check warns.
     assert result["checks"]["celery_workers"] == "warn"
     assert sample("health_check_status", {"check": "celery_workers"}) == 0.5
@@ -34,7 +35,7 @@ def test_the_monitor_stores_every_check_and_the_scrape_reports_the_stored_result
     assert sample("health_check_total", {"check": "database", "status": "healthy"}) == healthy_before + 1
 
 
-def test_the_scrape_reports_what_is_stored_not_what_this_process_last_saw(redis_client):
+def test_the_scrape_reports_what_is_stored_not_what_this_process_last_saw(green_api):
     health_check_monitoring()
     # Another process's monitor run found the database failing.
     HealthCheckResult.objects.filter(name="database").update(status="fail", checked_at=timezone.now())
@@ -42,7 +43,7 @@ def test_the_scrape_reports_what_is_stored_not_what_this_process_last_saw(redis_
     assert sample("health_check_status", {"check": "database"}) == 0.0
 
 
-def test_the_stored_results_read_back_as_the_checker_reports_them(redis_client):
+def test_the_stored_results_read_back_as_the_checker_reports_them(green_api):
     result = health_check_monitoring()
 
     latest = health_results_latest()
@@ -52,7 +53,7 @@ def test_the_stored_results_read_back_as_the_checker_reports_them(redis_client):
     assert latest.as_json(detailed=False)["checks"]["database"][0]["status"] == "pass"
 
 
-def test_a_check_that_no_longer_exists_is_forgotten_by_the_next_run(redis_client):
+def test_a_check_that_no_longer_exists_is_forgotten_by_the_next_run(green_api):
     HealthCheckResult.objects.create(
         name="retired_check", status="fail", critical=True, component_type="component",
         response_time_ms=1.0, checked_at=timezone.now(),
@@ -64,7 +65,7 @@ def test_a_check_that_no_longer_exists_is_forgotten_by_the_next_run(redis_client
     assert sample("health_check_status", {"check": "retired_check"}) is None
 
 
-def test_a_run_while_another_holds_the_lock_skips_and_stores_nothing(redis_client):
+def test_a_run_while_another_holds_the_lock_skips_and_stores_nothing(green_api):
     with job_lock("health_check_monitoring", timeout=60) as acquired:
         assert acquired
         assert health_check_monitoring() == {"skipped": True}
