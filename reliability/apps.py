@@ -8,7 +8,7 @@ class ReliabilityConfig(AppConfig):
     def ready(self) -> None:
         from config.metrics import register_state_collector
         from reliability.breaker import checks  # noqa: F401 - registers the system checks
-        from reliability.breaker.metrics import breaker_state_collector
+        from reliability.breaker.metrics import breaker_state_collector, breaker_transition_collector
         from reliability.dashboard.panels import register_reliability_panels
         from reliability.degradation import checks as degradation_checks  # noqa: F401 - registers the system checks
         from reliability.degradation import conditions  # noqa: F401 - registers the condition kinds
@@ -18,5 +18,6 @@ class ReliabilityConfig(AppConfig):
 
         register_state_collector(dead_letter_state_collector)
         register_state_collector(breaker_state_collector)
+        register_state_collector(breaker_transition_collector)
         register_state_collector(degradation_level_collector)
         register_reliability_panels()

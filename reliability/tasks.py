@@ -23,6 +23,7 @@ import structlog
 from celery import Task, shared_task
 from django.conf import settings
 
+from reliability.breaker.services import breaker_monitor_run
 from reliability.degradation.services import degradation_monitor_run
 from reliability.dlq.locks import job_lock
 from reliability.dlq.registry import register_handler
@@ -181,3 +182,13 @@ def replay_dead_letters(
 def monitor_degradation_level() -> dict[str, Any]:
     """Beat job (every 30 s): re-evaluate the degradation level, under the maintenance lock."""
     return degradation_monitor_run()
+
+
+@shared_task(name="monitor_circuit_breakers", ignore_result=True)
+def monitor_circuit_breakers() -> dict[str, Any]:
+    """Beat job (every 2 minutes): log every breaker's live state; an overlapping run skips."""
+    with job_lock("monitor_circuit_breakers", timeout=120) as acquired:
+        if not acquired:
+            log.info("breaker_monitor_skipped", reason="another run holds the lock")
+            return {"skipped": True}
+        return {"skipped": False, "breakers": breaker_monitor_run()}
