@@ -23,6 +23,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from health.services import health_monitor_run  # noqa: E402
 from messaging.models import OutboundMessage, Trigger, WebhookEvent  # noqa: E402
 from messaging.services.ingest import webhook_event_ingest  # noqa: E402
 from messaging.services.outbox import outbound_send  # noqa: E402
@@ -67,6 +68,7 @@ def seed() -> None:
             assert webhook_event_process(event_id=event_id) == "replied"
         for row in OutboundMessage.objects.order_by("pk"):
             assert outbound_send(outbound_id=row.pk).outcome == "sent", row
+        health_monitor_run()  # what the beat job "Run the health checks" stores each minute
     # Arrivals spread over the last two hours; each reply accepted 1 to 12 s after its message.
     for n, event in enumerate(WebhookEvent.objects.order_by("pk")):
         arrived = now - dt.timedelta(minutes=110 - n * 9)

@@ -101,7 +101,19 @@ def test_the_dashboard_renders_a_real_run_and_refreshes_itself_without_console_e
     login(page, url, dashboard_run.OPERATOR)
 
     panels = page.evaluate("[...document.querySelectorAll('section.dashboard-panel')].map(s => s.id)")
-    assert panels == ["panel-breakers", "panel-degradation", "panel-dead_letters", "panel-outbox", "panel-messages"]
+    assert panels == [
+        "panel-breakers",
+        "panel-health",
+        "panel-degradation",
+        "panel-dead_letters",
+        "panel-outbox",
+        "panel-messages",
+    ]
+    checks = page.evaluate(
+        "Object.fromEntries([...document.querySelectorAll('tr.health-check')]"
+        ".map(r => [r.dataset.check, r.dataset.status]))"
+    )
+    assert (checks["database"], checks["cache"]) == ("pass", "pass")
     states = page.evaluate(
         "Object.fromEntries([...document.querySelectorAll('tr.breaker-row')]"
         ".map(r => [r.dataset.breaker, r.dataset.state]))"

@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 from django_celery_beat.models import PeriodicTask
 from rest_framework.authtoken.models import Token
 
+from health.services import health_monitor_run
 from reliability.breaker.services import breaker_force_open
 from reliability.dlq.locks import job_lock
 from reliability.reports.models import ReliabilityReport
@@ -39,6 +40,14 @@ def test_the_hourly_job_is_seeded_editable_and_stores_each_hour_once(superuser):
     assert report.period_end - report.period_start == dt.timedelta(hours=1)
     assert (report.period_end.minute, report.period_end.second) == (0, 0)
     assert set(report.data) == {"period", "generated_at", "breakers", "dead_letters", "degradation", "sections"}
+
+
+def test_the_health_section_shows_the_monitors_last_results_and_says_why_it_has_no_rate():
+    health_monitor_run()
+    health = reliability_report_generate().data["sections"]["health"]
+    assert health["success_rate"] is None and "health_check_total" in health["note"]
+    assert health["last_results"]["database"]["status"] == "pass"
+    assert "database" not in health["failing_now"]
 
 
 def test_an_overlapping_run_skips_while_another_holds_the_lock():
