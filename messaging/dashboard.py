@@ -9,30 +9,28 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from messaging.metrics import OUTBOUND_COUNT_CAP
 from messaging.models import OutboundMessage, OutboundStatus, WebhookEvent, WebhookType
 from messaging.reports import reply_latency
+from messaging.selectors import outbound_open_counts
 from reliability.dashboard.charts import Series, line_chart_svg
 from reliability.dashboard.registry import ChartWindow, DashboardPanel, register_dashboard_panel
 from reliability.dashboard.series import counts_per_bucket, durations_per_bucket
 
-# Rows that still need something (a send, a reconciliation, an operator); counting stops
-# at the cap, so the page never walks a backlog of millions.
-OPEN_STATUSES = (OutboundStatus.QUEUED, OutboundStatus.SENDING, OutboundStatus.UNKNOWN, OutboundStatus.FAILED)
 DONE_STATUSES = (OutboundStatus.SENT, OutboundStatus.DELIVERED, OutboundStatus.READ)
-COUNT_CAP = 10_000
 
 
 def outbox_context(*, request: HttpRequest, window: ChartWindow) -> dict[str, Any]:
     changelist = reverse("admin:messaging_outboundmessage_changelist")
     rows = []
-    for status in OPEN_STATUSES:
-        count = OutboundMessage.objects.filter(status=status).values("pk")[: COUNT_CAP + 1].count()
+    # The rows that still need something, counted as the metrics scrape counts them (bounded).
+    for status, count in outbound_open_counts(cap=OUTBOUND_COUNT_CAP).items():
         rows.append(
             {
                 "status": status,
                 "label": OutboundStatus(status).label,
                 "count": count,
-                "capped": count > COUNT_CAP,
+                "capped": count >= OUTBOUND_COUNT_CAP,
                 "url": f"{changelist}?{urlencode({'status__exact': status})}",
             }
         )
@@ -47,7 +45,7 @@ def outbox_context(*, request: HttpRequest, window: ChartWindow) -> dict[str, An
                 "url": f"{changelist}?{urlencode({'status__exact': status})}",
             }
         )
-    return {"rows": rows, "cap": COUNT_CAP, "list_url": changelist}
+    return {"rows": rows, "cap": OUTBOUND_COUNT_CAP, "list_url": changelist}
 
 
 def messages_context(*, request: HttpRequest, window: ChartWindow) -> dict[str, Any]:
