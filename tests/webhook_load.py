@@ -56,6 +56,7 @@ def webhooks_post(
     concurrency: int,
     rate: float | None = None,
     before_each: Callable[[int], None] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> list[Answer]:
     """POST every body to the webhook from ``concurrency`` threads; answers in body order.
 
@@ -63,10 +64,11 @@ def webhooks_post(
     earlier than ``i / rate`` s after the start), so a slow answer does not slow the
     offered load; without it each thread sends its next body as soon as it has an answer.
     ``before_each(i)`` runs in the sending thread just before body ``i`` leaves (drills
-    use it to switch a fault on at a given point of the load).
+    use it to switch a fault on at a given point of the load). ``headers`` go with every
+    request (``X-Forwarded-Proto`` for a server with the production profile).
     """
     url = f"{base_url.rstrip('/')}{WEBHOOK_PATH}"
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", **(headers or {})}
     answers: list[Answer | None] = [None] * len(bodies)
     counter = itertools.count()
     lock = threading.Lock()
