@@ -60,7 +60,7 @@ def test_lost_answers_are_settled_and_every_reply_is_delivered_once(stack, mode)
         raise AssertionError(f"{exc}; rows by status: {dict(statuses)}") from None
     elapsed = time.monotonic() - started
     lost = green.stats()["requests"]["sendMessage"].get(f"lost_{mode}", 0)
-    assert lost >= MESSAGES * LOST_RATE / 2, "about one answer in ten was lost"
+    assert lost >= 5, "answers were lost (about one in ten)"
     assert green.duplicates() == 0
     for n in range(MESSAGES):
         assert green.sent_count(chat(n), TEMPLATE.format(sender_name=f"C{n}")) == 1, n
