@@ -32,7 +32,7 @@ TEMPLATE = "We are sorry, {sender_name}. A person will call you today."
 def complaints(first: int, count: int) -> list[dict]:
     return [
         bodies.incoming_text(
-            "This is terrible, my order never arrived",  # no numbers: VADER reads "143" as "I love you"
+            f"This is terrible, my order {n} never arrived",  # "143", "187": VADER's slang, left out
             chat_id=f"7903{n:07d}@c.us",
             id_message=f"SENT{n:012d}",
             sender_name=f"C{n}",
