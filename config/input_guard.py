@@ -9,7 +9,9 @@ ids of the list's model, which the stock admin passes to the database unchecked.
 
 JSON bodies are not scanned here: they are refused by ``json_loads_strict`` (used by the
 API's JSON parser), which also refuses NaN and Infinity, nesting deeper than
-``MAX_JSON_DEPTH`` and NUL in any string or key, so every JSON door has the same rules.
+``MAX_JSON_DEPTH``, and NUL or a lone surrogate (``"\\ud800"``, which no UTF-8 text
+column or jsonb can store: a 500 at the insert) in any string or key, so every JSON door
+has the same rules.
 """
 
 from __future__ import annotations
@@ -116,14 +118,22 @@ def json_loads_finite(text: str | bytes) -> Any:
         raise UnsafeJSON(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
 
 
+def _check_string(text: str) -> None:
+    if NUL in text:
+        raise UnsafeJSON("NUL characters (\\u0000) are not allowed in JSON strings")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsafeJSON("JSON strings must be valid Unicode: a lone surrogate (\\ud800-\\udfff) is not") from None
+
+
 def _check_parsed(value: Any) -> None:
     # Iterative, so checking a deep document cannot itself run out of stack.
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            if NUL in item:
-                raise UnsafeJSON("NUL characters (\\u0000) are not allowed in JSON strings")
+            _check_string(item)
         elif isinstance(item, dict | list):
             if depth >= MAX_JSON_DEPTH:
                 raise UnsafeJSON(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
@@ -137,8 +147,9 @@ def _check_parsed(value: Any) -> None:
 def json_loads_strict(text: str | bytes) -> Any:
     """``json.loads`` for untrusted input: every problem is a ``ValueError`` with a message.
 
-    Refuses what ``json_loads_finite`` refuses, nesting deeper than ``MAX_JSON_DEPTH`` (a deep document that
-    would exhaust the parser's recursion is refused the same way) and NUL characters.
+    Refuses what ``json_loads_finite`` refuses, nesting deeper than ``MAX_JSON_DEPTH`` (a
+    deep document that would exhaust the parser's recursion is refused the same way), NUL
+    characters and lone surrogates.
     """
     value = json_loads_finite(text)
     _check_parsed(value)

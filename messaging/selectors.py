@@ -1,10 +1,13 @@
-"""Reads of the messaging tables: what the pipeline, the sweeper and the health check look at."""
+"""Reads of the messaging tables: what the pipeline, the sweeper, the health check and the admin look at."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q
+from django.utils import timezone
 
 from messaging.models import (
     InstanceEventKind,
@@ -14,6 +17,7 @@ from messaging.models import (
     ProcessingStatus,
     Trigger,
     WebhookEvent,
+    WebhookType,
 )
 
 
@@ -67,3 +71,81 @@ def instance_events_latest() -> dict[str, InstanceStateEvent]:
         if event is not None:
             latest[kind] = event
     return latest
+
+
+# --- the admin: conversations, recent chats, rows an operator may act on ------------------------
+
+# Events that are a message in the chat as a person reads it. outgoingAPIMessageReceived is
+# Green API echoing a message we sent: the outbound row already stands for it.
+CONVERSATION_EVENT_TYPES = (WebhookType.INCOMING_MESSAGE, WebhookType.OUTGOING_MESSAGE)
+
+
+@dataclass(frozen=True)
+class ConversationEntry:
+    """One message of a chat: an inbound event (``event``) or an outbox row (``outbound``)."""
+
+    at: datetime
+    event: WebhookEvent | None = None
+    outbound: OutboundMessage | None = None
+
+    @property
+    def from_customer(self) -> bool:
+        return self.event is not None and self.event.type_webhook == WebhookType.INCOMING_MESSAGE
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    chat_id: str
+    # Oldest first, as a chat reads.
+    entries: list[ConversationEntry]
+    # Pass as ``before`` for the page of earlier messages; None when there are none.
+    earlier_before: datetime | None
+
+
+def conversation_page(*, chat_id: str, before: datetime | None = None, limit: int = 100) -> ConversationPage:
+    """The latest ``limit`` messages of ``chat_id`` (before ``before``), inbound and outbound, in time order.
+
+    Each side reads at most ``limit + 1`` rows through its (chat, time) index, whatever
+    the length of the chat's history.
+    """
+    events = WebhookEvent.objects.filter(chat_id=chat_id, type_webhook__in=CONVERSATION_EVENT_TYPES).select_related(
+        "sentiment"
+    )
+    outbound = OutboundMessage.objects.filter(chat_id=chat_id).select_related("trigger")
+    if before is not None:
+        events = events.filter(received_at__lt=before)
+        outbound = outbound.filter(created_at__lt=before)
+    merged = [
+        ConversationEntry(at=event.received_at, event=event) for event in events.order_by("-received_at")[: limit + 1]
+    ]
+    merged += [
+        ConversationEntry(at=row.created_at, outbound=row) for row in outbound.order_by("-created_at")[: limit + 1]
+    ]
+    # Newest first; an inbound message sorts before the reply written at the same instant.
+    merged.sort(key=lambda entry: (entry.at, entry.event is not None), reverse=True)
+    shown = merged[:limit]
+    earlier = shown[-1].at if len(merged) > limit else None
+    return ConversationPage(chat_id=chat_id, entries=shown[::-1], earlier_before=earlier)
+
+
+def chats_recent(*, limit: int = 10) -> list[str]:
+    """The chats of the latest messages, newest first (the admin's chat filter offers these)."""
+    chats: list[str] = []
+    recent = (
+        WebhookEvent.objects.filter(type_webhook__in=CONVERSATION_EVENT_TYPES)
+        .exclude(chat_id="")
+        .order_by("-id")
+        .values_list("chat_id", flat=True)[: limit * 20]
+    )
+    for chat_id in recent:
+        if chat_id not in chats:
+            chats.append(chat_id)
+            if len(chats) == limit:
+                break
+    return chats
+
+
+def outbound_reconcilable_q(*, now: datetime | None = None) -> Q:
+    """Rows an operator may reconcile: ``unknown`` ones, and ``sending`` ones whose worker is surely gone."""
+    stale_before = (now or timezone.now()) - timedelta(seconds=settings.OUTBOX_SENDING_STALE_SECONDS)
+    return Q(status=OutboundStatus.UNKNOWN) | Q(status=OutboundStatus.SENDING, sending_at__lt=stale_before)

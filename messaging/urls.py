@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from messaging.views import green_api_webhook
 
@@ -6,4 +6,5 @@ app_name = "messaging"
 
 urlpatterns = [
     path("webhooks/green-api/", green_api_webhook, name="green-api-webhook"),
+    path("", include("messaging.api.urls")),
 ]

@@ -23,6 +23,7 @@ import structlog
 from celery import Task, shared_task
 from django.conf import settings
 
+from reliability.degradation.services import degradation_monitor_run
 from reliability.dlq.locks import job_lock
 from reliability.dlq.registry import register_handler
 from reliability.dlq.services import (
@@ -159,3 +160,9 @@ def replay_dead_letters(
     if result.unstarted:
         replay_dead_letters.delay(letter_ids=result.unstarted, actor_id=actor_id, channel=channel, rate=rate)
     return result.as_dict()
+
+
+@shared_task(name="monitor_degradation_level", ignore_result=True)
+def monitor_degradation_level() -> dict[str, Any]:
+    """Beat job (every 30 s): re-evaluate the degradation level, under the maintenance lock."""
+    return degradation_monitor_run()

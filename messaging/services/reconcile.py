@@ -167,8 +167,9 @@ def _entry_time(entry: JournalEntry) -> datetime | None:
     return datetime.fromtimestamp(stamp, tz=UTC)
 
 
-def outbox_reconcile_unknown(*, limit: int) -> dict[str, int]:
-    """Settle up to ``limit`` unknown rows: stored webhooks first, then one journal read.
+def outbox_reconcile_unknown(*, limit: int, outbound_ids: list[int] | None = None) -> dict[str, int]:
+    """Settle up to ``limit`` unknown rows (of ``outbound_ids`` only, when given: an
+    operator's selection): stored webhooks first, then one journal read.
 
     Green API is called at most once (the journal is rate limited), and only when a row
     is left after the stored webhooks. When that call fails nothing is decided: the
@@ -176,11 +177,10 @@ def outbox_reconcile_unknown(*, limit: int) -> dict[str, int]:
     """
 
     stats = {"found": 0, "absent": 0, "waiting": 0, "journal_calls": 0}
-    ids = list(
-        OutboundMessage.objects.filter(status=S.UNKNOWN)
-        .order_by("sending_at", "id")
-        .values_list("id", flat=True)[:limit]
-    )
+    unknown = OutboundMessage.objects.filter(status=S.UNKNOWN)
+    if outbound_ids is not None:
+        unknown = unknown.filter(pk__in=outbound_ids)
+    ids = list(unknown.order_by("sending_at", "id").values_list("id", flat=True)[:limit])
     remaining = []
     for outbound_id in ids:
         if outbound_settle_from_events(outbound_id=outbound_id):

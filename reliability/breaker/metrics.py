@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import structlog
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -32,6 +32,14 @@ response_time = Histogram(
 )
 transitions_total = Counter(
     "circuit_breaker_transitions", "State changes, by target state and reason.", ["name", "to_state", "reason"]
+)
+# Per process, set when it happens: 1 while some live process keeps this breaker's state in
+# its own memory because Redis does not answer (it goes back to Redis when Redis answers).
+local_fallback = Gauge(
+    "circuit_breaker_local_fallback",
+    "1 while a process runs this breaker on a per-process state because Redis is unreachable.",
+    ["name"],
+    multiprocess_mode="livemax",
 )
 
 # The gauge's value per state; documented in the help text for dashboards and alerts.

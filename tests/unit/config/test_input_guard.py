@@ -31,8 +31,15 @@ def test_documents_up_to_the_depth_limit_parse():
         ('{"score": 1e999}', "too large"),
         ("[-1e400]", "too large"),
         ('{"a": ', "Expecting value"),
+        ('{"text": "\\ud800"}', "lone surrogate"),
+        ('{"\\udfff": 1}', "lone surrogate"),
+        ('[["ok", "\\ud83d"]]', "lone surrogate"),
     ],
 )
 def test_unsafe_documents_are_refused(text, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         json_loads_strict(text)
+
+
+def test_a_surrogate_pair_is_one_ordinary_character():
+    assert json_loads_strict('{"text": "\\ud83d\\ude00"}') == {"text": "\U0001f600"}
