@@ -21,7 +21,7 @@ from tests.webhook_load import percentile, webhooks_post
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-PER_PHASE = 300
+PER_PHASE = 200
 CONCURRENCY = 10
 # Far above the 100 ms the service is meant to keep (see docs/performance.md): only a
 # webhook that waited on DeepSeek's timeouts (1 s here) or on processing would pass it.

@@ -23,7 +23,7 @@ from tests.webhook_load import webhooks_post
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-MESSAGES = 200
+MESSAGES = 150
 LOST_RATE = 0.1
 TEMPLATE = "Hello {sender_name}, your order is on its way."
 
