@@ -11,5 +11,9 @@ class MessagingConfig(AppConfig):
             metrics,  # noqa: F401 - every series is declared before the first scrape
         )
         from messaging.dlq import register_dead_letter_handlers
+        from messaging.services.release import release_on_level_drop
+        from reliability.degradation.signals import degradation_level_changed
 
         register_dead_letter_handlers()
+        # Work held while the level was high is released when it drops.
+        degradation_level_changed.connect(release_on_level_drop, dispatch_uid="messaging.release_on_level_drop")
