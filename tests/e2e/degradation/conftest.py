@@ -181,17 +181,18 @@ def chats(first: int, count: int) -> list[str]:
 
 @pytest.fixture
 def stack(web_server, redis_client, tmp_path) -> Iterator[Callable[..., Stack]]:
-    """``stack(hold=SECONDS, **env)``: the service on a private Redis, with its stand-ins."""
+    """``stack(hold=SECONDS, database_url=None, **env)``: the service on a private Redis (and the
+    test database unless told otherwise), with its stand-ins."""
     made: list[Stack] = []
     stand_ins: list[Any] = []
     logging.getLogger("sandbox").setLevel(logging.WARNING)
 
-    def make(*, hold: float = 3.0, **extra_env: str) -> Stack:
+    def make(*, hold: float = 3.0, database_url: str | None = None, **extra_env: str) -> Stack:
         private = RedisServer().start()
         env = {
             **DRILL_ENV,
             "DEGRADATION_STEP_DOWN_SECONDS": str(hold),
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": database_url or test_database_url(),
             "REDIS_URL": private.url,
             "GREEN_API_ID_INSTANCE": settings.GREEN_API_ID_INSTANCE,
             "GREEN_API_TOKEN": settings.GREEN_API_TOKEN,
