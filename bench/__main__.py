@@ -14,7 +14,7 @@ import platform
 import sys
 from pathlib import Path
 
-TOPICS = ["breaker", "dlq"]
+TOPICS = ["breaker", "dlq", "degradation"]
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 

@@ -16,6 +16,7 @@ from rest_framework.views import exception_handler, set_rollback
 
 from reliability.breaker.selectors import UnknownBreaker
 from reliability.breaker.services import BreakerActionRefused
+from reliability.degradation.services import DegradationActionRefused
 from reliability.dlq.exceptions import (
     DeadLetterNotFound,
     DeadLetterStateError,
@@ -23,13 +24,15 @@ from reliability.dlq.exceptions import (
     FingerprintNotFound,
 )
 
-# First match wins: BreakerActionRefused is a ValueError, but a refusal, not bad input.
+# First match wins: BreakerActionRefused and DegradationActionRefused are ValueErrors, but
+# refusals, not bad input.
 ERROR_STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (UnknownBreaker, status.HTTP_404_NOT_FOUND),
     (DeadLetterNotFound, status.HTTP_404_NOT_FOUND),
     (FingerprintNotFound, status.HTTP_404_NOT_FOUND),
     (BreakerActionRefused, status.HTTP_409_CONFLICT),
     (DeadLetterStateError, status.HTTP_409_CONFLICT),
+    (DegradationActionRefused, status.HTTP_409_CONFLICT),
     (ValidationError, status.HTTP_400_BAD_REQUEST),
     # The services' convention for input they cannot act on ("a reason is required").
     (ValueError, status.HTTP_400_BAD_REQUEST),

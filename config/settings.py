@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from config.env import env_bool, env_choice, env_float, env_int, env_json_object, env_list, env_str
 from config.logging import configure_logging
 from reliability.middleware import add_circuit_breaker_middleware
 
@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "config.request_id.RequestIdMiddleware",
     # Before anything reads the request: a NUL byte would reach a query and end as a 500.
     "config.input_guard.InputGuardMiddleware",
+    # While the database refuses writes, a request that would write is a 503 that says why.
+    "reliability.degradation.middleware.ReadOnlyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -202,6 +204,53 @@ DLQ_BACKOFF_BASE_SECONDS = env_float("DLQ_BACKOFF_BASE_SECONDS", 30.0, minimum=0
 DLQ_BACKOFF_MAX_SECONDS = env_float("DLQ_BACKOFF_MAX_SECONDS", 3600.0, minimum=0.0)
 # A replay claim's lease; longer than the task time limit so a live worker never loses it.
 DLQ_CLAIM_LEASE_SECONDS = env_int("DLQ_CLAIM_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1)
+
+# --- Graceful degradation (DESIGN 7) ------------------------------------------------------
+
+# Condition -> the level it raises the system to; the highest level whose condition holds
+# wins. Conditions: breaker_open:NAME, redis_down, database_down, database_read_only,
+# health:CHECK (the health check does not pass) and health:CHECK:FIELD!=VALUE (or =VALUE,
+# on the check's observed value). Levels: normal, minor, moderate, severe, critical.
+DEGRADATION_RULES = env_json_object(
+    "DEGRADATION_RULES",
+    {
+        "breaker_open:deepseek": "minor",
+        "breaker_open:green_api": "moderate",
+        "health:green_api:stateInstance!=authorized": "moderate",
+        "redis_down": "severe",
+        "database_down": "critical",
+        "database_read_only": "critical",
+    },
+)
+# Feature -> the highest level at which it still runs (reliability.degradation.allows).
+DEGRADATION_FEATURES = env_json_object(
+    "DEGRADATION_FEATURES",
+    {
+        "ai_sentiment": "normal",  # from minor on, sentiment comes from the local fallback
+        "reports": "minor",
+        "auto_replies": "moderate",
+        "outbound_sending": "moderate",  # from severe on, outbound messages wait in the outbox
+        "webhook_processing": "severe",  # at critical, webhooks are stored, not processed
+    },
+)
+# The level steps up at once, and down only after the rules asked for less this long.
+DEGRADATION_STEP_DOWN_SECONDS = env_float(
+    "DEGRADATION_STEP_DOWN_SECONDS", {"production": 300.0, "development": 60.0, "testing": 10.0}[APP_ENV], minimum=0.0
+)
+# Refuse writes (read-only mode) whatever the database says, e.g. during a migration of it.
+DEGRADATION_READ_ONLY = env_bool("DEGRADATION_READ_ONLY", False)
+# Entries of the per-process cache that stands in for Redis while it is down (redis_fallback).
+DEGRADATION_MEMORY_CACHE_ENTRIES = env_int("DEGRADATION_MEMORY_CACHE_ENTRIES", 1000, minimum=1)
+# fallback_service.ai_fallback(kind): canned replies, marked degraded; "default" answers unknown kinds.
+DEGRADATION_CANNED_REPLIES = env_json_object(
+    "DEGRADATION_CANNED_REPLIES",
+    {
+        "greeting": "Hello! Thank you for your message. We will get back to you shortly.",
+        "acknowledgement": "Thank you, we have received your message and will answer as soon as we can.",
+        "unavailable": "Sorry, our automatic assistant is not available right now. A person will answer you soon.",
+        "default": "Thank you for your message. We will answer as soon as we can.",
+    },
+)
 
 # --- Reliability profiles (seed: conservative in production, lenient in development,
 # minimal retries and short timeouts in testing) -------------------------------------
@@ -334,6 +383,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "BreakerStateEnum": "reliability.breaker.models.BreakerState.values",
         "DeadLetterStatusEnum": "reliability.dlq.models.DeadLetterStatus.values",
+        "DegradationLevelEnum": "reliability.degradation.levels.LEVEL_NAMES",
+        "DegradationSourceEnum": "reliability.degradation.levels.DegradationSource.values",
         "SentimentLabelEnum": "messaging.models.SentimentLabel.values",
     },
 }

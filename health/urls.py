@@ -2,6 +2,7 @@ from django.urls import path
 
 from health import dlq, views
 from health.breakers import circuit_breakers_health
+from health.degradation import degradation_health
 
 app_name = "health"
 
@@ -12,4 +13,5 @@ urlpatterns = [
     path("detailed", views.detailed, name="detailed"),
     path("circuit-breakers", circuit_breakers_health, name="circuit-breakers"),
     path("dlq", dlq.dlq_health, name="dlq"),
+    path("degradation", degradation_health, name="degradation"),
 ]

@@ -6,6 +6,7 @@ versions) needs a staff session or ``Authorization: Bearer <HEALTH_TOKEN>``.
 
 from __future__ import annotations
 
+import os
 import platform
 
 import django
@@ -16,6 +17,9 @@ from django.views.decorators.http import require_GET
 
 from config.metrics import has_monitoring_access
 from health.checks import ALL_CHECKS, CONTENT_TYPE, CRITICAL_CHECKS, HealthChecker
+from reliability.breaker.breaker import breakers_on_local_state
+from reliability.degradation.fallbacks import fallback_service
+from reliability.degradation.state import to_datetime
 
 
 def _respond(body: dict, *, status: int = 200) -> JsonResponse:
@@ -61,4 +65,19 @@ def detailed(request: HttpRequest) -> JsonResponse:
     body["version"] = settings.SPECTACULAR_SETTINGS["VERSION"]
     body["environment"] = settings.APP_ENV
     body["details"] = {"python": platform.python_version(), "django": django.get_version()}
+    body["fallbacks"] = process_fallbacks()
     return _respond(body, status=_http_status(health.overall_status))
+
+
+def process_fallbacks() -> dict:
+    """What this process serves from its own memory because Redis does not answer (each
+    process decides for itself; ``fallback_active`` and ``circuit_breaker_local_fallback``
+    show it across processes)."""
+    cache_status = fallback_service.status()
+    return {
+        "process": os.getpid(),
+        "redis_cache": {**cache_status, "since": to_datetime(cache_status["since"])},
+        "circuit_breakers_on_local_state": {
+            name: to_datetime(since) for name, since in sorted(breakers_on_local_state().items())
+        },
+    }

@@ -20,15 +20,12 @@ from prometheus_client.registry import Collector
 from messaging.clients.deepseek import SERVICE as DEEPSEEK
 from messaging.clients.green_api import SERVICE as GREEN_API
 from messaging.models import WebhookType
+
+# Seed name, declared with the other fallbacks in reliability (the degradation fallbacks
+# count it too). Messaging's reasons for the deepseek service: circuit_open, failed, not_allowed.
+from reliability.degradation.metrics import fallback_usage
 from reliability.retry.metrics import retry_series_declare
 
-# Seed name. service: the dependency a fallback stood in for (deepseek); reason: why
-# (circuit_open, failed, not_allowed). Both come from short fixed lists.
-fallback_usage = Counter(
-    "fallback_usage_total",
-    "Answers given by a local fallback instead of a dependency, by service and reason.",
-    ["service", "reason"],
-)
 FALLBACK_REASONS = ("circuit_open", "failed", "not_allowed")
 # Declared with every series at 0, so dashboards see the rate before the first fallback.
 for _reason in FALLBACK_REASONS:

@@ -17,7 +17,7 @@ import structlog
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from messaging.clients.deepseek import get_sync_deepseek_client
-from messaging.metrics import fallback_usage
+from reliability.degradation.metrics import fallback_usage
 from reliability.errors import CircuitOpenError
 
 logger = structlog.get_logger(__name__)

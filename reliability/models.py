@@ -2,6 +2,7 @@
 
 from reliability.audit import AuditRecord
 from reliability.breaker.models import BreakerState, BreakerTransition, CircuitBreaker, TransitionReason
+from reliability.degradation.models import DegradationEvent, DegradationState
 from reliability.dlq.models import DeadLetter, DeadLetterAttempt, DeadLetterStatus, FailureKind
 
 __all__ = [
@@ -12,6 +13,8 @@ __all__ = [
     "DeadLetter",
     "DeadLetterAttempt",
     "DeadLetterStatus",
+    "DegradationEvent",
+    "DegradationState",
     "FailureKind",
     "TransitionReason",
 ]

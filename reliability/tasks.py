@@ -24,6 +24,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from reliability.breaker.services import breaker_monitor_run
+from reliability.degradation.services import degradation_monitor_run
 from reliability.dlq.locks import job_lock
 from reliability.dlq.registry import register_handler
 from reliability.dlq.services import (
@@ -170,3 +171,9 @@ def monitor_circuit_breakers() -> dict[str, Any]:
             log.info("breaker_monitor_skipped", reason="another run holds the lock")
             return {"skipped": True}
         return {"skipped": False, "breakers": breaker_monitor_run()}
+
+
+@shared_task(name="monitor_degradation_level", ignore_result=True)
+def monitor_degradation_level() -> dict[str, Any]:
+    """Beat job (every 30 s): re-evaluate the degradation level, under the maintenance lock."""
+    return degradation_monitor_run()

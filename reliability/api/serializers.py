@@ -11,14 +11,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
 from reliability.breaker.config import OVERRIDE_FIELDS, SCOPES, coerce_override
 from reliability.breaker.models import BreakerState
+from reliability.degradation.levels import (
+    LEVEL_NAMES,
+    DegradationLevel,
+    DegradationSource,
+    InvalidDuration,
+    UnknownLevel,
+    duration_parse,
+    level_parse,
+)
+from reliability.degradation.services import REASON_MAX_LENGTH
 from reliability.dlq.models import DeadLetterStatus
-
-REASON_MAX_LENGTH = 500
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -211,3 +220,99 @@ class ErrorSerializer(serializers.Serializer):
 
 class DeadLetterConflictSerializer(ErrorSerializer):
     status = serializers.ChoiceField(choices=DeadLetterStatus.values, help_text="the letter's status, which forbids it")
+
+
+# --- Degradation --------------------------------------------------------------------------
+
+
+@extend_schema_field({"type": "string", "enum": list(LEVEL_NAMES)})
+class DegradationLevelField(serializers.Field):
+    """A level by name, parsed by ``level_parse`` (the command and the admin use it too)."""
+
+    def to_internal_value(self, data: Any) -> DegradationLevel:
+        try:
+            return level_parse(data)
+        except UnknownLevel as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value: Any) -> str:
+        return DegradationLevel(value).slug
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}]})
+class DurationField(serializers.Field):
+    """Seconds, or a number with s, m, h or d (``900``, ``30m``, ``2h``), parsed by ``duration_parse``."""
+
+    def to_internal_value(self, data: Any) -> float:
+        try:
+            return duration_parse(data)
+        except InvalidDuration as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value: Any) -> float:
+        return float(value)
+
+
+class _StrictSerializer(serializers.Serializer):
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # An unknown key (a typo: "expire_in") must not look accepted.
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["is not a field of this request"] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class DegradationSetLevelSerializer(_StrictSerializer):
+    """``POST /admin/reliability/degradation/set-level``: from the query string or a JSON body."""
+
+    level = DegradationLevelField(help_text=f"one of: {', '.join(LEVEL_NAMES)}")
+    reason = serializers.CharField(max_length=REASON_MAX_LENGTH, help_text="why; kept in the history and audit trail")
+    expires_in = DurationField(
+        required=False, allow_null=True, help_text="900, 30m, 2h or 1d (at most 30 days); omitted: until cleared"
+    )
+
+
+class DegradationClearSerializer(_StrictSerializer):
+    reason = serializers.CharField(max_length=REASON_MAX_LENGTH, help_text="why; kept in the history and audit trail")
+
+
+class DegradationConditionSerializer(serializers.Serializer):
+    met = serializers.BooleanField(allow_null=True, help_text="null: it could not be read")
+    level = serializers.ChoiceField(choices=LEVEL_NAMES, help_text="the level the rule raises the system to")
+    detail = serializers.CharField()
+
+
+class DegradationStatusSerializer(serializers.Serializer):
+    level = serializers.ChoiceField(choices=LEVEL_NAMES)
+    level_value = serializers.IntegerField(help_text="0 normal ... 4 critical, as in system_degradation_level")
+    source = serializers.ChoiceField(choices=DegradationSource.values)
+    reason = serializers.CharField()
+    since = serializers.DateTimeField(allow_null=True)
+    set_by = serializers.CharField(help_text="who set the override ('' when the rules set the level)")
+    expires_at = serializers.DateTimeField(allow_null=True, help_text="when the override ends (null: until cleared)")
+    auto_level = serializers.ChoiceField(choices=LEVEL_NAMES, help_text="what the rules say, override or not")
+    auto_reason = serializers.CharField()
+    step_down_level = serializers.ChoiceField(choices=LEVEL_NAMES, allow_null=True)
+    step_down_since = serializers.DateTimeField(allow_null=True)
+    conditions = serializers.DictField(child=DegradationConditionSerializer())
+    evaluated_at = serializers.DateTimeField(allow_null=True)
+    read_only = serializers.BooleanField()
+    stale = serializers.BooleanField(help_text="neither Redis nor the database answered")
+    features = serializers.DictField(child=serializers.BooleanField(), help_text="each gate's answer now")
+
+
+class DegradationEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    from_level = DegradationLevelField()
+    to_level = DegradationLevelField()
+    source = serializers.ChoiceField(choices=DegradationSource.values)
+    reason = serializers.CharField()
+    actor_label = serializers.CharField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class DegradationReportSerializer(serializers.Serializer):
+    degradation = DegradationStatusSerializer()
+    events = DegradationEventSerializer(many=True, help_text="the latest changes, newest first")

@@ -415,6 +415,16 @@ def get_circuit_breaker(name: str, config: CircuitBreakerConfig | None = None) -
     return breaker
 
 
+def breakers_on_local_state() -> dict[str, float]:
+    """Breakers of this process that run on a per-process state because Redis is down,
+    with the wall-clock time that began (for ``/health/detailed``)."""
+    return {
+        name: since
+        for name, breaker in list(_registry.items())
+        if (since := getattr(breaker.store, "local_since", None)) is not None
+    }
+
+
 def forget_circuit_breakers() -> None:
     """Drop every breaker of this process (tests; a process that changed REDIS_URL)."""
     with _registry_lock:

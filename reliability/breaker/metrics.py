@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import structlog
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -33,6 +33,14 @@ response_time = Histogram(
     "Duration of calls a breaker let through, in seconds.",
     ["name"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+# Per process, set when it happens: 1 while some live process keeps this breaker's state in
+# its own memory because Redis does not answer (it goes back to Redis when Redis answers).
+local_fallback = Gauge(
+    "circuit_breaker_local_fallback",
+    "1 while a process runs this breaker on a per-process state because Redis is unreachable.",
+    ["name"],
+    multiprocess_mode="livemax",
 )
 
 # The gauge's value per state; documented in the help text for dashboards and alerts.

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
+import time
 from typing import Any
 
 import redis
@@ -26,6 +27,7 @@ import structlog
 from django.conf import settings
 from django.db import DatabaseError
 
+from reliability.breaker import metrics
 from reliability.breaker.config import CircuitBreakerConfig
 from reliability.breaker.connections import BoundedConnections
 from reliability.breaker.models import TransitionReason
@@ -279,6 +281,9 @@ class RedisStore(CachedSharedStore):
         self._key_bytes = tuple(key.encode() for key in self.keys)
         self._fallback = LocalStore(name, config)
         self._redis_down_until = -math.inf
+        # Wall-clock time this process began running the breaker on its own state; None on Redis.
+        self.local_since: float | None = None
+        self._local_gauge = metrics.local_fallback.labels(name)
         self.configure(config)
 
     def configure(self, config: CircuitBreakerConfig) -> None:
@@ -313,6 +318,20 @@ class RedisStore(CachedSharedStore):
         if now >= self._redis_down_until:
             logger.error("circuit_breaker_redis_unavailable", name=self.name, error=exc.__class__.__name__)
         self._redis_down_until = now + REFRESH_INTERVAL
+        if self.local_since is None:
+            self.local_since = time.time()
+            self._local_gauge.set(1)
+
+    def _redis_answered(self) -> None:
+        """Redis is back: the shared state rules again (the per-process one is left behind)."""
+        self.local_since = None
+        self._local_gauge.set(0)
+        logger.info("circuit_breaker_redis_back", name=self.name)
+
+    def remember(self, state: str, open_until: float, version: int, now: float) -> None:
+        super().remember(state, open_until, version, now)
+        if self.local_since is not None:
+            self._redis_answered()
 
     def seed(self, now: float) -> bool:
         """Rebuild lost keys from the row: its state, reopen time and consecutive failures."""
@@ -389,6 +408,8 @@ class RedisStore(CachedSharedStore):
         except redis.RedisError as exc:
             self._redis_failed(exc, now)
             return self._fallback.record(decision, outcome, slow, now)
+        if self.local_since is not None:
+            self._redis_answered()
         state, open_until = reply[0], float(reply[1])
         self._state = state
         self._open_until = open_until

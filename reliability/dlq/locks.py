@@ -4,7 +4,8 @@ Celery beat may fire a job while the previous run is still going (a slow run, or
 second beat started by mistake). Each job takes this lock and skips its run when
 another holds it. Redis (``cache.lock``) when configured; on PostgreSQL without Redis a
 session advisory lock; otherwise an atomic-enough ``cache.add`` (the embedded default
-runs one worker).
+runs one worker). When Redis does not answer, the job still runs under the database's
+lock: the degradation monitor must run precisely while Redis is down.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import structlog
 from django.core.cache import cache
 from django.db import connection
+from redis.exceptions import RedisError
+
+logger = structlog.get_logger(__name__)
 
 
 def _advisory_key(name: str) -> int:
@@ -32,13 +37,17 @@ def job_lock(name: str, *, timeout: float) -> Iterator[bool]:
     key = f"dlq:job-lock:{name}"
     if hasattr(cache, "lock"):
         lock = cache.lock(key, timeout=timeout, blocking=False)
-        acquired = lock.acquire(blocking=False)
         try:
-            yield acquired
-        finally:
-            if acquired:
-                lock.release()
-        return
+            acquired = lock.acquire(blocking=False)
+        except RedisError as exc:
+            logger.warning("job_lock_redis_unavailable", job=name, error_class=type(exc).__name__)
+        else:
+            try:
+                yield acquired
+            finally:
+                if acquired:
+                    _release(lock, name)
+            return
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [_advisory_key(key)])
@@ -57,3 +66,12 @@ def job_lock(name: str, *, timeout: float) -> Iterator[bool]:
     finally:
         if acquired and cache.get(key) == token:
             cache.delete(key)
+
+
+def _release(lock: object, name: str) -> None:
+    try:
+        lock.release()
+    except RedisError as exc:
+        # Redis went away (or restarted and forgot the lock) during the run; the lock's
+        # timeout ends it anyway, and the run's work is done.
+        logger.warning("job_lock_release_failed", job=name, error_class=type(exc).__name__)

@@ -39,7 +39,7 @@ def test_every_management_command_and_subcommand_named_exists():
     commands = get_commands()
     for command, sub in named:
         assert command in commands, f"README names `manage.py {command}`, which does not exist"
-        if sub and command in ("breakers", "dlq"):
+        if sub and command in ("breakers", "dlq", "degradation"):
             parser = load_command_class(commands[command], command).create_parser("manage.py", command)
             choices = {choice for action in parser._subparsers._group_actions for choice in action.choices}
             assert sub in choices, f"README names `manage.py {command} {sub}`, which does not exist"

@@ -53,3 +53,33 @@ def test_secrets_can_come_from_a_file(monkeypatch, tmp_path):
 def test_env_list_splits_and_trims(monkeypatch):
     monkeypatch.setenv("HOSTS", " a.example , b.example,,")
     assert env_list("HOSTS", []) == ["a.example", "b.example"]
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "1e999"])
+def test_a_float_setting_must_be_finite(monkeypatch, value):
+    from config.env import env_float
+
+    monkeypatch.setenv("SOME_SECONDS", value)
+    with pytest.raises(ImproperlyConfigured, match="is not a finite number"):
+        env_float("SOME_SECONDS", 1.0, minimum=0.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("{not json", "is not valid JSON"), ('["redis_down"]', "must be a JSON object, not list"), ("3", "not int")],
+)
+def test_a_json_object_setting_is_refused_when_it_is_not_one(monkeypatch, value, message):
+    from config.env import env_json_object
+
+    monkeypatch.setenv("SOME_TABLE", value)
+    with pytest.raises(ImproperlyConfigured, match=message):
+        env_json_object("SOME_TABLE", {})
+
+
+def test_a_json_object_setting_is_read(monkeypatch):
+    from config.env import env_json_object
+
+    monkeypatch.setenv("SOME_TABLE", '{"redis_down": "critical"}')
+    assert env_json_object("SOME_TABLE", {"x": "y"}) == {"redis_down": "critical"}
+    monkeypatch.delenv("SOME_TABLE")
+    assert env_json_object("SOME_TABLE", {"x": "y"}) == {"x": "y"}
