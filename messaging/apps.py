@@ -6,10 +6,10 @@ class MessagingConfig(AppConfig):
     verbose_name = "Messaging"
 
     def ready(self) -> None:
-        from messaging import (
-            checks,  # noqa: F401 - registers the system checks
-            metrics,  # noqa: F401 - every series is declared before the first scrape
-        )
+        from config.metrics import register_state_collector
+        from messaging import checks  # noqa: F401 - registers the system checks
         from messaging.dlq import register_dead_letter_handlers
+        from messaging.metrics import outbox_state_collector  # every series is declared before the first scrape
 
         register_dead_letter_handlers()
+        register_state_collector(outbox_state_collector)
