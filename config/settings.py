@@ -355,6 +355,9 @@ HEALTH_READY_CACHE_SECONDS = env_int("HEALTH_READY_CACHE_SECONDS", 1, minimum=0)
 # Bearer token for /health/detailed and /metrics from monitoring systems.
 HEALTH_TOKEN = env_str("HEALTH_TOKEN")
 METRICS_TOKEN = env_str("METRICS_TOKEN", HEALTH_TOKEN)
+# Each Celery worker writes a heartbeat row this often; it counts in celery_workers_alive
+# while its last one is younger than four intervals.
+WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 15.0, minimum=1.0)
 
 # --- Web, API, security --------------------------------------------------------------
 
