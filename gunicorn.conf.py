@@ -5,6 +5,10 @@ hold a full URL, query string included (``?token=...``, a Green API path). The l
 class below gives gunicorn's handlers the project's formatter (``config.logging``), so
 those lines are redacted like every other line and come out in the same shape: JSON in
 production. Error lines go to stderr, access lines to stdout.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set, each worker writes its counters there and
+``child_exit`` (run by the master whenever a worker ends, also a killed one) drops the
+live gauges of the worker that ended.
 """
 
 from __future__ import annotations
@@ -35,3 +39,9 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+
+
+def child_exit(server, worker) -> None:
+    from config.metrics import metrics_process_dead
+
+    metrics_process_dead(worker.pid)

@@ -7,15 +7,27 @@ from typing import Any
 
 import structlog
 from celery import Celery
-from celery.signals import before_task_publish, task_postrun, task_prerun
+from celery.signals import before_task_publish, task_postrun, task_prerun, worker_process_shutdown, worker_shutdown
 
 from config.request_id import bind_request_id, current_request_id
+from health.heartbeat import WorkerHeartbeatStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# celery_workers_alive counts workers by these heartbeats (health.heartbeat).
+app.steps["worker"].add(WorkerHeartbeatStep)
+
+
+@worker_process_shutdown.connect
+@worker_shutdown.connect
+def _forget_live_gauges(pid: int | None = None, **_: Any) -> None:
+    # A pool child (worker_process_shutdown) or the worker itself ends: its live gauges go.
+    from config.metrics import metrics_process_dead
+
+    metrics_process_dead(pid or os.getpid())
 
 
 @before_task_publish.connect

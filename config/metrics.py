@@ -1,11 +1,13 @@
 """The Prometheus scrape endpoint.
 
-Counters and histograms live in each process; under gunicorn and Celery prefork they
-reach the scrape through prometheus_client's multiprocess mode
-(``PROMETHEUS_MULTIPROC_DIR``). Gauges that describe shared state (breaker state, DLQ
-size, degradation level) are not per-process: they are collectors that read the shared
-store at scrape time, registered here with ``register_state_collector`` because the
-multiprocess collector ignores collectors registered on the default registry.
+Counters and histograms live in each process; under gunicorn and Celery prefork, and in
+management commands, they reach the scrape through prometheus_client's multiprocess mode
+(``PROMETHEUS_MULTIPROC_DIR``: one directory per host, wiped before its processes
+start). Everything that describes shared state (breaker state and transitions, DLQ size,
+degradation level, the health monitor's results, live workers, the outbox) is not
+per-process: collectors read the shared store at scrape time, so a change counts once
+whichever process made it. They are registered here with ``register_state_collector``
+because the multiprocess collector ignores collectors registered on the default registry.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
 _state_collectors: list[Collector] = []
@@ -45,6 +47,17 @@ def scrape_registry() -> CollectorRegistry:
     for collector in _state_collectors:
         registry.register(collector)
     return registry
+
+
+def metrics_process_dead(pid: int) -> None:
+    """Drop a finished process's live gauges from the multiprocess directory.
+
+    Its counters and histograms stay (they keep counting in the sums); gauges declared
+    ``live*`` would otherwise go on reporting a process that is gone. Called by gunicorn's
+    ``child_exit`` hook and when a Celery worker process shuts down.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        mark_process_dead(pid)
 
 
 def _header_bytes(value: str) -> bytes:

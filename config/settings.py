@@ -188,6 +188,10 @@ else:
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 2 * CELERY_MAX_COUNTDOWN_SECONDS, minimum=1),
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
+        # A publish whose broker is down fails at once instead of retrying the connection
+        # for seconds: a webhook must be answered, and the outbox sweeper sends the task
+        # later. Workers and beat reconnect by their own settings (broker_connection_*).
+        "max_retries": 0,
     }
 
 # --- Dead letter queue (DESIGN 6) ---------------------------------------------------
@@ -351,6 +355,9 @@ HEALTH_READY_CACHE_SECONDS = env_int("HEALTH_READY_CACHE_SECONDS", 1, minimum=0)
 # Bearer token for /health/detailed and /metrics from monitoring systems.
 HEALTH_TOKEN = env_str("HEALTH_TOKEN")
 METRICS_TOKEN = env_str("METRICS_TOKEN", HEALTH_TOKEN)
+# Each Celery worker writes a heartbeat row this often; it counts in celery_workers_alive
+# while its last one is younger than four intervals.
+WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 15.0, minimum=1.0)
 
 # --- Web, API, security --------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
-from prometheus_client import Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 from reliability.redaction import redact_text
 
@@ -40,12 +40,17 @@ CHECK_DURATION = Histogram(
     ["check"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-CHECK_STATUS = Gauge(
-    "health_check_status",
-    "Last result of a health check: 1 pass, 0.5 warn, 0 fail",
-    ["check"],
-    multiprocess_mode="livemostrecent",
+# Seed name (its Grafana query divides the "healthy" runs by all runs). The status words
+# are the seed's: pass is healthy, warn degraded, fail unhealthy.
+CHECK_RUNS = Counter(
+    "health_check",
+    "Health check runs in any process (probes, the monitor), by check and status: healthy, degraded, unhealthy.",
+    ["check", "status"],
 )
+STATUS_WORDS: dict[str, str] = {"pass": "healthy", "warn": "degraded", "fail": "unhealthy"}
+# ``health_check_status`` is the monitor's stored last result, read at scrape time
+# (health.metrics): every process and every host reports the same value.
+STATUS_VALUES: dict[str, float] = {"pass": 1.0, "warn": 0.5, "fail": 0.0}
 
 
 class CheckWarning(Exception):
@@ -198,6 +203,13 @@ ALL_CHECKS: tuple[Check, ...] = (
 )
 
 
+# Every series declared at import, so dashboards and alerts see them before the first run.
+for _check in ALL_CHECKS:
+    CHECK_DURATION.labels(_check.name)
+    for _word in STATUS_WORDS.values():
+        CHECK_RUNS.labels(_check.name, _word)
+
+
 # --- running them --------------------------------------------------------------------
 
 # Enough threads that a few hung checks cannot starve the next probe.
@@ -268,7 +280,7 @@ class HealthChecker:
                 output=output,
             )
             CHECK_DURATION.labels(name).observe(elapsed)
-            CHECK_STATUS.labels(name).set({"pass": 1.0, "warn": 0.5, "fail": 0.0}[status])
+            CHECK_RUNS.labels(name, STATUS_WORDS[status]).inc()
             if status != "pass":
                 logger.warning("health_check_not_passing", check=name, status=status, output=output)
         return health

@@ -6,10 +6,14 @@ class MessagingConfig(AppConfig):
     verbose_name = "Messaging"
 
     def ready(self) -> None:
-        from messaging import (
-            checks,  # noqa: F401 - registers the system checks
-            metrics,  # noqa: F401 - every series is declared before the first scrape
-        )
+        from config.metrics import register_state_collector
+        from messaging import checks  # noqa: F401 - registers the system checks
         from messaging.dlq import register_dead_letter_handlers
+        from messaging.metrics import outbox_state_collector  # every series is declared before the first scrape
+        from messaging.services.release import release_on_level_drop
+        from reliability.degradation.signals import degradation_level_changed
 
         register_dead_letter_handlers()
+        register_state_collector(outbox_state_collector)
+        # Work held while the level was high is released when it drops.
+        degradation_level_changed.connect(release_on_level_drop, dispatch_uid="messaging.release_on_level_drop")

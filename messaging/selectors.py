@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
 from messaging.models import (
@@ -36,13 +36,29 @@ def webhook_events_unprocessed(*, received_before: datetime, limit: int) -> list
 
 
 def outbound_queued_overdue(*, due_before: datetime, limit: int) -> list[int]:
-    """Queued rows whose send time passed long ago: nobody is going to send them."""
+    """Queued rows whose send time passed long ago: nobody is going to send them.
+
+    Held rows are not overdue: they wait for the degradation level, and the release sends them.
+    """
     overdue = Q(next_attempt_at__lt=due_before) | Q(next_attempt_at__isnull=True, queued_at__lt=due_before)
     return list(
-        OutboundMessage.objects.filter(overdue, status=OutboundStatus.QUEUED)
+        OutboundMessage.objects.filter(overdue, status=OutboundStatus.QUEUED, held_at__isnull=True)
         .order_by("queued_at")
         .values_list("id", flat=True)[:limit]
     )
+
+
+def webhook_events_held(*, incoming: bool) -> QuerySet[WebhookEvent]:
+    """Events held by the degradation gates, oldest first; incoming messages only when ``incoming``."""
+    held = WebhookEvent.objects.filter(processing_status=ProcessingStatus.HELD)
+    if not incoming:
+        held = held.exclude(type_webhook=WebhookType.INCOMING_MESSAGE)
+    return held.order_by("id")
+
+
+def outbound_held() -> QuerySet[OutboundMessage]:
+    """Queued rows held while outbound sending was off, oldest first."""
+    return OutboundMessage.objects.filter(status=OutboundStatus.QUEUED, held_at__isnull=False).order_by("id")
 
 
 def outbound_sending_stale(*, claimed_before: datetime, limit: int) -> list[tuple[int, int]]:
@@ -61,6 +77,30 @@ def outbound_unknown_since(*, before: datetime, limit: int) -> list[tuple[int, i
         .order_by("updated_at")
         .values_list("id", "attempts")[:limit]
     )
+
+
+# --- the metrics scrape: the outbox's open rows, each read bounded ------------------------
+
+# Statuses a row leaves by itself or by an operator; the others are history.
+OUTBOUND_OPEN_STATUSES = (OutboundStatus.QUEUED, OutboundStatus.SENDING, OutboundStatus.UNKNOWN, OutboundStatus.FAILED)
+# Statuses whose oldest attempt's age the scrape reports (from the status/sending_at index).
+OUTBOUND_IN_FLIGHT_STATUSES = (OutboundStatus.SENDING, OutboundStatus.UNKNOWN)
+
+
+def outbound_open_counts(*, cap: int) -> dict[str, int]:
+    """Rows per open status, each count stopping at ``cap`` (an index range of at most ``cap`` entries)."""
+    return {
+        status: OutboundMessage.objects.filter(status=status).values("pk")[:cap].count()
+        for status in OUTBOUND_OPEN_STATUSES
+    }
+
+
+def outbound_oldest_attempts() -> dict[str, datetime | None]:
+    """When the oldest attempt still ``sending`` / ``unknown`` left us (None: no such row); one index probe each."""
+    return {
+        status: OutboundMessage.objects.filter(status=status).aggregate(oldest=Min("sending_at"))["oldest"]
+        for status in OUTBOUND_IN_FLIGHT_STATUSES
+    }
 
 
 def instance_events_latest() -> dict[str, InstanceStateEvent]:

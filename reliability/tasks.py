@@ -23,6 +23,7 @@ import structlog
 from celery import Task, shared_task
 from django.conf import settings
 
+from reliability.breaker.services import breaker_monitor_run
 from reliability.degradation.services import degradation_monitor_run
 from reliability.dlq.locks import job_lock
 from reliability.dlq.registry import register_handler
@@ -160,6 +161,16 @@ def replay_dead_letters(
     if result.unstarted:
         replay_dead_letters.delay(letter_ids=result.unstarted, actor_id=actor_id, channel=channel, rate=rate)
     return result.as_dict()
+
+
+@shared_task(name="monitor_circuit_breakers", ignore_result=True)
+def monitor_circuit_breakers() -> dict[str, Any]:
+    """Beat job (every 2 minutes): log every breaker's live state; an overlapping run skips."""
+    with job_lock("monitor_circuit_breakers", timeout=120) as acquired:
+        if not acquired:
+            log.info("breaker_monitor_skipped", reason="another run holds the lock")
+            return {"skipped": True}
+        return {"skipped": False, "breakers": breaker_monitor_run()}
 
 
 @shared_task(name="monitor_degradation_level", ignore_result=True)

@@ -288,7 +288,6 @@ class CircuitBreaker:
 
     def _log_transitions(self, transitions: list[Transition]) -> None:
         for item in transitions:
-            metrics.transitions_total.labels(self.name, item.to_state, item.reason).inc()
             log = logger.warning if item.to_state in (OPEN, FORCED_OPEN) else logger.info
             log(
                 _EVENTS[item.to_state],

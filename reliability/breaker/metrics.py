@@ -1,8 +1,12 @@
 """Prometheus metrics of the circuit breakers (seed names).
 
-Requests, failures, response times and transitions are counted in the process that saw
-them. ``circuit_breaker_state`` describes shared state, so it is read from the store at
-scrape time by ``breaker_state_collector`` (registered in ``ReliabilityConfig.ready``).
+Requests, failures and response times are counted in the process that saw them.
+``circuit_breaker_state`` describes shared state, so it is read from the store at
+scrape time by ``breaker_state_collector``; transitions are counted from the shared
+history (the ``BreakerTransition`` rows) at scrape time by
+``breaker_transition_collector``, so a change counts once whichever process or door made
+it, not once per process that noticed it. Both are registered in
+``ReliabilityConfig.ready``.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Iterable
 
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from reliability.breaker.models import BreakerState
@@ -29,9 +33,6 @@ response_time = Histogram(
     "Duration of calls a breaker let through, in seconds.",
     ["name"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
-)
-transitions_total = Counter(
-    "circuit_breaker_transitions", "State changes, by target state and reason.", ["name", "to_state", "reason"]
 )
 # Per process, set when it happens: 1 while some live process keeps this breaker's state in
 # its own memory because Redis does not answer (it goes back to Redis when Redis answers).
@@ -80,3 +81,32 @@ class BreakerStateCollector(Collector):
 
 
 breaker_state_collector = BreakerStateCollector()
+
+
+class BreakerTransitionCollector(Collector):
+    """``circuit_breaker_transitions_total{name,to_state,reason}``: the rows of the transition history.
+
+    One grouped count over the history table per scrape; transitions are rare (a few per
+    incident), so the table stays small. A transition whose row could not be written
+    (the database was down) is in the logs only.
+    """
+
+    def collect(self) -> Iterable[Metric]:
+        from reliability.breaker.selectors import breaker_transition_counts
+
+        try:
+            counts = breaker_transition_counts()
+        except Exception as exc:  # noqa: BLE001 - the gap shows in Prometheus
+            logger.warning("circuit_breaker_transition_metrics_unavailable", error=exc.__class__.__name__)
+            return
+        family = CounterMetricFamily(
+            "circuit_breaker_transitions",
+            "State changes in the shared history, by breaker, state entered and reason.",
+            labels=["name", "to_state", "reason"],
+        )
+        for row in counts:
+            family.add_metric([row["name"], row["to_state"], row["reason"]], row["count"])
+        yield family
+
+
+breaker_transition_collector = BreakerTransitionCollector()

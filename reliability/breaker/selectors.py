@@ -10,10 +10,11 @@ import datetime as dt
 from typing import Any, TypedDict
 
 from django.conf import settings
+from django.db.models import Count, F
 
 from reliability.breaker.breaker import get_circuit_breaker
 from reliability.breaker.config import OVERRIDE_FIELDS
-from reliability.breaker.models import CircuitBreaker
+from reliability.breaker.models import BreakerTransition, CircuitBreaker
 from reliability.breaker.persistence import to_datetime
 
 
@@ -93,3 +94,19 @@ def breaker_snapshot(*, name: str) -> BreakerSnapshot:
 
 def breaker_list() -> list[BreakerSnapshot]:
     return [breaker_snapshot(name=name) for name in breaker_names()]
+
+
+class TransitionCount(TypedDict):
+    name: str
+    to_state: str
+    reason: str
+    count: int
+
+
+def breaker_transition_counts() -> list[TransitionCount]:
+    """Transitions in the history, by breaker, state entered and reason (the metrics scrape)."""
+    return list(
+        BreakerTransition.objects.values("to_state", "reason", name=F("breaker__name"))
+        .annotate(count=Count("id"))
+        .order_by()
+    )

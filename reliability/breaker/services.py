@@ -8,8 +8,10 @@ process obeys within about a second.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
+import structlog
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -19,8 +21,10 @@ from reliability.breaker.config import OVERRIDE_FIELDS, CircuitBreakerConfig, co
 from reliability.breaker.models import BreakerState
 from reliability.breaker.models import CircuitBreaker as BreakerRow
 from reliability.breaker.persistence import bump_version, ensure_row
-from reliability.breaker.selectors import breaker_require
+from reliability.breaker.selectors import breaker_names, breaker_require, breaker_snapshot
 from reliability.breaker.state import Transition
+
+logger = structlog.get_logger(__name__)
 
 TARGET_TYPE = "circuit_breaker"
 # "Back to normal" undoes what only an operator does: these states. A breaker that its
@@ -174,3 +178,39 @@ def breaker_update_config(
     breaker.publish(version)
     breaker.reload()
     return breaker.config
+
+
+# States that say a dependency is unwell right now (an operator's states are choices).
+_UNWELL = (BreakerState.OPEN, BreakerState.HALF_OPEN)
+
+
+def breaker_monitor_run() -> dict[str, str]:
+    """The beat job ``monitor_circuit_breakers``: one log line per breaker with its live state.
+
+    Open and half-open breakers are warnings, with how long they have been so; a breaker
+    whose store cannot be read is a warning with state ``unknown``. Alerts come from the
+    metrics (``circuit_breaker_state``), not from here. Returns ``{name: state}``.
+    """
+    states: dict[str, str] = {}
+    for name in breaker_names():
+        try:
+            snapshot = breaker_snapshot(name=name)
+        except Exception as exc:  # noqa: BLE001 - one unreadable store must not hide the others
+            logger.warning("circuit_breaker_status_unavailable", name=name, error_class=type(exc).__name__)
+            states[name] = "unknown"
+            continue
+        states[name] = snapshot["state"]
+        changed_at = snapshot["state_changed_at"]
+        log = logger.warning if snapshot["state"] in _UNWELL else logger.info
+        log(
+            "circuit_breaker_status",
+            name=name,
+            state=snapshot["state"],
+            since=changed_at.isoformat(timespec="seconds") if changed_at else None,
+            failure_rate=round(snapshot["failure_rate"], 4),
+            consecutive_failures=snapshot["consecutive_failures"],
+            calls_in_window=snapshot["calls_in_window"],
+            retry_after=round(snapshot["retry_after"], 1) if snapshot["retry_after"] is not None else None,
+        )
+    logger.info("circuit_breakers_monitored", **dict(Counter(states.values())))
+    return states

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reliability.dlq.exceptions import NoHandlerRegistered
+from reliability.dlq.metrics import message_type_series_declare
 
 Handler = Callable[[dict[str, Any]], Any]
 
@@ -31,6 +32,7 @@ def register_handler(message_type: str, fn: Handler | None = None, *, replace: b
     def decorator(func: Handler) -> Handler:
         if replace or message_type not in _handlers:
             _handlers[message_type] = func
+        message_type_series_declare(message_type)
         return func
 
     return decorator(fn) if fn is not None else decorator

@@ -23,7 +23,7 @@ from reliability.redaction import redact_text
 from reliability.retry.budget import RetryBudget, get_retry_budget
 from reliability.retry.config import RetryConfig
 from reliability.retry.http import retry_after_of
-from reliability.retry.metrics import RETRY_ATTEMPTS, RETRY_DELAY
+from reliability.retry.metrics import RETRY_ATTEMPTS, RETRY_DELAY, retry_series_declare
 
 logger = structlog.get_logger(__name__)
 
@@ -48,6 +48,8 @@ class RetryHandler:
         self.config = config if config is not None else RetryConfig()
         if budget is None and self.config.service:
             budget = get_retry_budget(self.config.service)
+        if self.config.service:
+            retry_series_declare(self.config.service)
         self.budget = budget
         self._sleep = sleep
         self._async_sleep = async_sleep

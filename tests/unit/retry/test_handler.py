@@ -254,3 +254,12 @@ def test_giving_up_is_logged_with_the_reason(make_handler):
         )
     gave_up = [entry for entry in logs if entry["event"] == "retry_gave_up"]
     assert [(e["reason"], e["attempts"]) for e in gave_up] == [("gave_up", 2)]
+
+
+def test_a_named_service_has_its_retry_series_at_zero_before_its_first_retry():
+    from prometheus_client import REGISTRY
+
+    RetryHandler(RetryConfig(service="declared_svc"))
+
+    assert REGISTRY.get_sample_value("retry_attempts_total", {"service": "declared_svc", "outcome": "gave_up"}) == 0
+    assert REGISTRY.get_sample_value("retry_delay_seconds_count", {"service": "declared_svc"}) == 0
