@@ -14,7 +14,7 @@ import platform
 import sys
 from pathlib import Path
 
-TOPICS = ["breaker", "dlq", "degradation"]
+TOPICS = ["breaker", "dlq", "degradation", "ingest", "e2e"]
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 

@@ -188,6 +188,10 @@ else:
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 2 * CELERY_MAX_COUNTDOWN_SECONDS, minimum=1),
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
+        # A publish whose broker is down fails at once instead of retrying the connection
+        # for seconds: a webhook must be answered, and the outbox sweeper sends the task
+        # later. Workers and beat reconnect by their own settings (broker_connection_*).
+        "max_retries": 0,
     }
 
 # --- Dead letter queue (DESIGN 6) ---------------------------------------------------

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Min, Q
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
 from messaging.models import (
@@ -36,13 +36,29 @@ def webhook_events_unprocessed(*, received_before: datetime, limit: int) -> list
 
 
 def outbound_queued_overdue(*, due_before: datetime, limit: int) -> list[int]:
-    """Queued rows whose send time passed long ago: nobody is going to send them."""
+    """Queued rows whose send time passed long ago: nobody is going to send them.
+
+    Held rows are not overdue: they wait for the degradation level, and the release sends them.
+    """
     overdue = Q(next_attempt_at__lt=due_before) | Q(next_attempt_at__isnull=True, queued_at__lt=due_before)
     return list(
-        OutboundMessage.objects.filter(overdue, status=OutboundStatus.QUEUED)
+        OutboundMessage.objects.filter(overdue, status=OutboundStatus.QUEUED, held_at__isnull=True)
         .order_by("queued_at")
         .values_list("id", flat=True)[:limit]
     )
+
+
+def webhook_events_held(*, incoming: bool) -> QuerySet[WebhookEvent]:
+    """Events held by the degradation gates, oldest first; incoming messages only when ``incoming``."""
+    held = WebhookEvent.objects.filter(processing_status=ProcessingStatus.HELD)
+    if not incoming:
+        held = held.exclude(type_webhook=WebhookType.INCOMING_MESSAGE)
+    return held.order_by("id")
+
+
+def outbound_held() -> QuerySet[OutboundMessage]:
+    """Queued rows held while outbound sending was off, oldest first."""
+    return OutboundMessage.objects.filter(status=OutboundStatus.QUEUED, held_at__isnull=False).order_by("id")
 
 
 def outbound_sending_stale(*, claimed_before: datetime, limit: int) -> list[tuple[int, int]]:

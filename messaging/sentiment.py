@@ -5,11 +5,18 @@ and no model download, tuned for short social-media text. It reads English; for 
 languages it mostly answers neutral, which is the honest answer of a fallback that
 does not understand the text. Its ``compound`` score (-1..1) maps onto our labels with
 VADER's own thresholds (>= 0.05 positive, <= -0.05 negative).
+
+Numbers are left out before VADER reads the text: its lexicon holds chat slang written in
+digits ("143" is "I love you", "187" and "86" are threats), so "my order 143 never
+arrived" came out positive and "order 187 arrived, thanks" negative. Customers write
+order numbers, prices and house numbers, never that slang; emoticons with a digit
+("<3", "8)") are not numbers and stay.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import time
 from dataclasses import dataclass
 
@@ -25,6 +32,8 @@ logger = structlog.get_logger(__name__)
 FALLBACK_MODEL = "vader"
 # VADER's cost grows with length; a long message's first part carries its tone.
 FALLBACK_MAX_CHARS = 5_000
+# A word that is a number (order 143, #187, 86.): two digits or more, sentence punctuation after.
+_NUMBER = re.compile(r"(?<!\S)#?\d{2,}[.,!?%]*(?!\S)")
 POSITIVE_THRESHOLD = 0.05
 NEGATIVE_THRESHOLD = -0.05
 
@@ -70,7 +79,8 @@ def _analyzer() -> SentimentIntensityAnalyzer:
 
 def fallback_sentiment(text: str) -> tuple[str, float]:
     """``(label, score)`` from the local lexicon; any string works, empty is neutral."""
-    compound = float(_analyzer().polarity_scores(text[:FALLBACK_MAX_CHARS])["compound"]) if text else 0.0
+    words = _NUMBER.sub(" ", text[:FALLBACK_MAX_CHARS])
+    compound = float(_analyzer().polarity_scores(words)["compound"]) if words.strip() else 0.0
     if compound >= POSITIVE_THRESHOLD:
         return "positive", compound
     if compound <= NEGATIVE_THRESHOLD:

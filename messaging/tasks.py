@@ -11,9 +11,10 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from messaging.services.dispatch import PROCESS_TASK, SEND_TASK, SWEEP_TASK
+from messaging.services.dispatch import PROCESS_TASK, RELEASE_TASK, SEND_TASK, SWEEP_TASK
 from messaging.services.outbox import outbound_send
 from messaging.services.pipeline import webhook_event_process
+from messaging.services.release import held_work_release
 from messaging.services.sweeper import outbox_sweep
 from reliability.dlq.locks import job_lock
 from reliability.tasks import ReliableTask
@@ -52,7 +53,7 @@ def send_outbound_message(self, outbound_id: int) -> str:
         raise self.retry(countdown=attempt.countdown)
     if attempt.outcome in ("rejected", "exhausted") and attempt.error is not None:
         raise attempt.error
-    return attempt.outcome
+    return attempt.outcome  # "held" too: the release sends the row, no retry needed
 
 
 @shared_task(name=SWEEP_TASK, ignore_result=True)
@@ -62,3 +63,9 @@ def sweep_outbox() -> dict:
         if not acquired:
             return {"skipped": True}
         return {"skipped": False, **outbox_sweep()}
+
+
+@shared_task(name=RELEASE_TASK, ignore_result=True)
+def release_held_work() -> dict:
+    """Enqueued when the degradation level drops: see ``messaging.services.release`` (the sweeper runs the same)."""
+    return held_work_release()

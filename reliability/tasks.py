@@ -178,12 +178,6 @@ def replay_dead_letters(
     return result.as_dict()
 
 
-@shared_task(name="monitor_degradation_level", ignore_result=True)
-def monitor_degradation_level() -> dict[str, Any]:
-    """Beat job (every 30 s): re-evaluate the degradation level, under the maintenance lock."""
-    return degradation_monitor_run()
-
-
 @shared_task(name="monitor_circuit_breakers", ignore_result=True)
 def monitor_circuit_breakers() -> dict[str, Any]:
     """Beat job (every 2 minutes): log every breaker's live state; an overlapping run skips."""
@@ -192,3 +186,9 @@ def monitor_circuit_breakers() -> dict[str, Any]:
             log.info("breaker_monitor_skipped", reason="another run holds the lock")
             return {"skipped": True}
         return {"skipped": False, "breakers": breaker_monitor_run()}
+
+
+@shared_task(name="monitor_degradation_level", ignore_result=True)
+def monitor_degradation_level() -> dict[str, Any]:
+    """Beat job (every 30 s): re-evaluate the degradation level, under the maintenance lock."""
+    return degradation_monitor_run()

@@ -16,6 +16,19 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+@pytest.fixture(autouse=True)
+def _degradation_level_of_its_own():
+    """Each test starts at the normal level unless it sets another: a level published to the
+    suite's Redis outlives the test that published it (and its rolled-back transaction), and
+    would close the pipeline's gates in the tests after it."""
+    from reliability.degradation import store
+
+    store.redis_client().delete(store.STATE_KEY)
+    store.view.forget()
+    yield
+    store.view.forget()
+
+
 @pytest.fixture
 def redis_client():
     """A client for the suite's Redis, emptied before each test that uses it."""

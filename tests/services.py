@@ -129,13 +129,15 @@ class PostgresServer:
         return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> PostgresServer:
+        """Create the cluster and start it; after ``stop()``, start the same cluster again."""
         data = str(Path(self.directory) / "data")
-        subprocess.run(
-            [*self._as_user, self.initdb, "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        if not Path(data).exists():
+            subprocess.run(
+                [*self._as_user, self.initdb, "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
         self.process = subprocess.Popen(
             [
                 *self._as_user,

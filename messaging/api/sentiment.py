@@ -1,7 +1,8 @@
 """``POST /api/v1/sentiment/``: the sentiment of a text, now.
 
-DeepSeek answers when its breaker admits the call; otherwise (breaker open, timeout, an
-error answer) the local lexicon does, and the answer says ``"degraded": true``. Either
+DeepSeek answers when the degradation level allows AI sentiment (``ai_sentiment``) and its
+breaker admits the call; otherwise (from minor on, breaker open, timeout, an error answer)
+the local lexicon does, and the answer says ``"degraded": true``. Either
 way the caller gets a 200: a failing DeepSeek is never this endpoint's error.
 """
 
@@ -20,6 +21,7 @@ from messaging.api.permissions import has_perms
 from messaging.api.schema import ERRORS
 from messaging.models import SentimentLabel, SentimentSource
 from messaging.sentiment import sentiment_analyze
+from reliability.degradation.gates import allows
 
 
 class SentimentRequestSerializer(serializers.Serializer):
@@ -48,5 +50,5 @@ class SentimentView(NeverCacheMixin, APIView):
     def post(self, request: Request) -> Response:
         body = SentimentRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        outcome = sentiment_analyze(text=body.validated_data["text"])
+        outcome = sentiment_analyze(text=body.validated_data["text"], allow_ai=allows("ai_sentiment"))
         return Response(SentimentSerializer(outcome).data)

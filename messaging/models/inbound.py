@@ -39,6 +39,9 @@ MESSAGE_TYPES = (
 
 class ProcessingStatus(models.TextChoices):
     PENDING = "pending", "Pending"
+    # Stored, and processed once the degradation level lets it be: webhook processing is
+    # off (critical), or, for an incoming text, automatic replies are (severe and up).
+    HELD = "held", "Held (until the degradation level drops)"
     PROCESSED = "processed", "Processed"
     # Stored and answered, nothing to do (an image, a device info event, an unknown type).
     IGNORED = "ignored", "Ignored"

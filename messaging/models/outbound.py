@@ -13,6 +13,10 @@ move with a conditional UPDATE):
     unknown -> queued     surely absent from Green API's journal: sent again
     failed  -> queued     a dead letter replay or an operator's re-send
     sent, delivered -> failed   a failed/noAccount/notInGroup/yellowCard status webhook
+
+A queued row may also be *held* (``held_at`` set): outbound sending is off at the current
+degradation level, so no attempt is made and Green API is not called; the release sends
+it once sending is allowed again (``messaging.services.release``).
 """
 
 from __future__ import annotations
@@ -68,6 +72,9 @@ class OutboundMessage(models.Model):
     failed_at = models.DateTimeField(null=True, blank=True)
     # A queued row is not sent before this (retry backoff, an open breaker's retry_after).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Since when a queued row waits for outbound sending to be allowed again (the
+    # degradation level); cleared when it is released or claimed.
+    held_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -94,6 +101,8 @@ class OutboundMessage(models.Model):
             models.Index(fields=["created_at"], name="outbound_created_idx"),
             # Replies out per minute and their latency (the reliability report, the dashboard).
             models.Index(fields=["sent_at"], condition=Q(sent_at__isnull=False), name="outbound_sent_idx"),
+            # The release's held rows, oldest first.
+            models.Index(fields=["id"], condition=Q(status="queued", held_at__isnull=False), name="outbound_held_idx"),
         ]
 
     def __str__(self) -> str:

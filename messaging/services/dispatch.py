@@ -20,6 +20,7 @@ log = structlog.get_logger(__name__)
 PROCESS_TASK = "messaging.process_webhook_event"
 SEND_TASK = "messaging.send_outbound_message"
 SWEEP_TASK = "messaging.sweep_outbox"
+RELEASE_TASK = "messaging.release_held_work"
 
 
 def task_enqueue(*, task_name: str, args: Sequence[Any], countdown: float | None = None) -> bool:

@@ -6,7 +6,9 @@ CONFLICT DO NOTHING RETURNING id``. A duplicate (the same natural key, see the m
 constraints) inserts nothing and returns nothing, so two identical deliveries at the
 same moment store one row and no error is raised or logged by the database; any other
 constraint still raises. Events we act on are handed to Celery after commit; the rest
-are stored as ``ignored``.
+are stored as ``ignored``. While the degradation level forbids webhook processing
+(critical) an event we act on is stored ``held`` and not handed on: the release runs it
+when the level drops (``messaging.services.release``).
 
 What is refused, and why (``WebhookRejected`` carries the HTTP status):
 
@@ -43,6 +45,7 @@ from messaging.models import MESSAGE_TYPES, ProcessingStatus, ReceivedVia, Webho
 from messaging.payloads import WebhookBody, message_text
 from messaging.services.dispatch import PROCESS_TASK, task_enqueue
 from messaging.services.events import webhook_event_acts_on
+from reliability.degradation.gates import allows_now
 
 log = structlog.get_logger(__name__)
 
@@ -254,6 +257,8 @@ def webhook_event_ingest(*, body: dict[str, Any], via: str = ReceivedVia.WEBHOOK
         type_webhook = body.get("typeWebhook")
         webhook_refusal_count(outcome=exc.outcome, type_webhook=type_webhook if isinstance(type_webhook, str) else "")
         raise
+    if event.processing_status == ProcessingStatus.PENDING and not allows_now("webhook_processing"):
+        event.processing_status = ProcessingStatus.HELD
     event_id = _insert_once(event)
     label = metrics.webhook_type_label(event.type_webhook)
     if event_id is None:
@@ -263,6 +268,8 @@ def webhook_event_ingest(*, body: dict[str, Any], via: str = ReceivedVia.WEBHOOK
     metrics.webhooks_received.labels(type_webhook=label, outcome="stored").inc()
     if event.processing_status == ProcessingStatus.PENDING:
         transaction.on_commit(lambda: task_enqueue(task_name=PROCESS_TASK, args=[event_id]))
+    elif event.processing_status == ProcessingStatus.HELD:
+        log.info("inbound_held", event_id=event_id, gate="webhook_processing")
     return IngestResult("stored", event.type_webhook, event_id)
 
 

@@ -18,6 +18,12 @@ outside any transaction, record:
 | rejected (4xx, 466 quota) | failed with the reason | dead letter, for an operator |
 | ambiguous / anything unexpected | unknown | nothing: ``reconcile`` settles it |
 
+Before the claim, the degradation gate: while ``outbound_sending`` is off (severe and up)
+the row stays ``queued``, marked held (``held_at``): no attempt is spent, Green API is not
+called, nothing is dead-lettered, and the WhatsApp fallback answers (counted in
+``fallback_usage_total{service="green_api"}``, as is each send an open breaker defers).
+The release sends held rows once sending is allowed again (``messaging.services.release``).
+
 A row replayed from the dead letter queue (``outbound_replay``) gets one attempt; when it
 is not sent it rests in ``failed`` again and the letter's recovery strategy decides.
 """
@@ -41,6 +47,8 @@ from messaging.clients.green_api import get_green_api_client
 from messaging.clients.validation import chat_id_normalize, message_text_validate
 from messaging.models import OutboundMessage, OutboundStatus, WebhookEvent, WebhookType
 from messaging.services.dispatch import SEND_TASK, task_enqueue
+from reliability.degradation.fallbacks import fallback_service
+from reliability.degradation.gates import allows_now
 from reliability.errors import TRANSIENT_ERRORS, CircuitOpenError, PermanentError, RateLimited
 from reliability.redaction import redact_text
 from reliability.retry import RetryConfig
@@ -64,6 +72,7 @@ _SETTLED = (S.SENT, S.DELIVERED, S.READ)
 _ERROR_CHARS = 2_000
 # A claim may run this much ahead of a row's next_attempt_at: the clocks of two workers differ.
 _CLOCK_TOLERANCE = timedelta(seconds=1)
+HELD_NOTE = "held: outbound sending is off at the current degradation level; it is sent when allowed again"
 
 
 def _error_text(error: BaseException) -> str:
@@ -152,8 +161,9 @@ class SendAttempt:
     """What one call of ``outbound_send`` did.
 
     ``outcome``: sent, retry (queued again, ``countdown`` s), deferred (breaker open,
-    ``countdown`` s, no attempt spent), rejected, exhausted, unknown, or skipped (the row
-    was not claimable: ``status`` says why).
+    ``countdown`` s, no attempt spent), held (sending is off at the degradation level: no
+    attempt, released later), rejected, exhausted, unknown, or skipped (the row was not
+    claimable: ``status`` says why).
     """
 
     outbound_id: int
@@ -166,7 +176,7 @@ class SendAttempt:
 def _claim(outbound_id: int, now: datetime) -> OutboundMessage | None:
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + _CLOCK_TOLERANCE)
     claimed = OutboundMessage.objects.filter(due, pk=outbound_id, status=S.QUEUED).update(
-        status=S.SENDING, attempts=F("attempts") + 1, sending_at=now, next_attempt_at=None, updated_at=now
+        status=S.SENDING, attempts=F("attempts") + 1, sending_at=now, next_attempt_at=None, held_at=None, updated_at=now
     )
     if claimed != 1:
         return None
@@ -192,6 +202,8 @@ def outbound_send(*, outbound_id: int, in_dead_letter: bool = False) -> SendAtte
     retry behind it: a row that is not sent goes back to ``failed`` for the letter.
     """
     now = timezone.now()
+    if not allows_now("outbound_sending"):
+        return _hold(outbound_id) or _not_claimed(outbound_id, now)
     row = _claim(outbound_id, now)
     if row is None:
         return _not_claimed(outbound_id, now)
@@ -268,6 +280,20 @@ def _take_id_message(row: OutboundMessage, id_message: str, now: datetime) -> bo
         )
 
 
+def _hold(outbound_id: int) -> SendAttempt | None:
+    """Keep a queued row in the outbox while sending is off; None when the row is not queued."""
+    now = timezone.now()
+    held = OutboundMessage.objects.filter(pk=outbound_id, status=S.QUEUED, held_at__isnull=True).update(
+        held_at=now, last_error=HELD_NOTE, updated_at=now
+    )
+    if held:
+        fallback_service.whatsapp_fallback({"id": outbound_id}, reason="not_allowed")
+        log.info("outbound_held", outbound_id=outbound_id, gate="outbound_sending")
+    elif not OutboundMessage.objects.filter(pk=outbound_id, status=S.QUEUED).exists():
+        return None
+    return SendAttempt(outbound_id, "held", S.QUEUED)
+
+
 def _deferred(row: OutboundMessage, error: CircuitOpenError, *, in_dead_letter: bool) -> SendAttempt:
     wait = max(error.retry_after or 0.0, 1.0)
     now = timezone.now()
@@ -277,7 +303,8 @@ def _deferred(row: OutboundMessage, error: CircuitOpenError, *, in_dead_letter: 
         fields.update(next_attempt_at=now + timedelta(seconds=wait), queued_at=now)
     else:
         fields.update(failed_at=now)
-    _move(row, to=rest, **fields)
+    if _move(row, to=rest, **fields) and rest == S.QUEUED:
+        fallback_service.whatsapp_fallback({"id": row.pk}, reason="circuit_open")
     return _attempt(row, "deferred", rest, countdown=wait, error=error)
 
 

@@ -8,6 +8,14 @@ row, so a redelivered or duplicated task writes nothing; the reply's idempotency
 (``inbound:<event>:trigger:<trigger>``) is a second guard. Sentiment and matching run
 before the transaction: no lock is held during a network call.
 
+The degradation gates decide what runs now (``DEGRADATION_FEATURES``): sentiment asks
+DeepSeek only while ``ai_sentiment`` is allowed (from minor on the local fallback answers
+without a request). An event is *held* (status ``held``, nothing else written) while
+``webhook_processing`` is off (critical), and an incoming text also while
+``auto_replies`` is off (severe and up): such a text is processed whole or not at all, so
+when the level drops the release processes it as if it had just arrived (sentiment,
+triggers, cooldown, reply) and no reply is lost or written twice.
+
 Status webhooks move outbox rows forward (``outbox.outbound_status_apply``), echoes of
 our own sends settle unknown rows (``reconcile``), instance events are recorded
 (``instance``). At most one trigger replies to a message: the highest priority one that
@@ -32,12 +40,14 @@ from messaging.services.instance import instance_event_record
 from messaging.services.outbox import outbound_create, outbound_status_apply
 from messaging.services.reconcile import outbound_settle_from_webhook
 from messaging.services.triggers import trigger_claim_cooldown, trigger_render, triggers_matching
+from reliability.degradation.gates import allows, allows_now
 from reliability.redaction import redact_text
 
 log = structlog.get_logger(__name__)
 
-# Statuses a task may (re)process: pending, and failed (a dead letter's replay).
-OPEN = (ProcessingStatus.PENDING, ProcessingStatus.FAILED)
+# Statuses a task may (re)process: pending, held (released, or a stray task once the gates
+# allow it) and failed (a dead letter's replay).
+OPEN = (ProcessingStatus.PENDING, ProcessingStatus.HELD, ProcessingStatus.FAILED)
 
 
 def webhook_event_process(*, event_id: int) -> str:
@@ -51,11 +61,32 @@ def webhook_event_process(*, event_id: int) -> str:
     if not webhook_event_acts_on(type_webhook=event.type_webhook, text=event.text):
         _finish(event.pk, ProcessingStatus.IGNORED)
         return "ignored"
+    gate = _closed_gate(event)
+    if gate is not None:
+        _hold(event.pk, gate)
+        return "held"
     try:
         return _HANDLERS[event.type_webhook](event)
     except Exception as exc:
         _record_failure(event.pk, exc)
         raise
+
+
+def _closed_gate(event: WebhookEvent) -> str | None:
+    """The degradation gate that holds this event back now, or None when it may be processed."""
+    if not allows_now("webhook_processing"):
+        return "webhook_processing"
+    if event.type_webhook == WebhookType.INCOMING_MESSAGE and not allows_now("auto_replies"):
+        return "auto_replies"
+    return None
+
+
+def _hold(event_id: int, gate: str) -> None:
+    held = WebhookEvent.objects.filter(
+        pk=event_id, processing_status__in=(ProcessingStatus.PENDING, ProcessingStatus.FAILED)
+    ).update(processing_status=ProcessingStatus.HELD, processing_error="")
+    if held:
+        log.info("inbound_held", event_id=event_id, gate=gate)
 
 
 def _finish(event_id: int, status: str = ProcessingStatus.PROCESSED) -> bool:
@@ -80,7 +111,7 @@ def _record_failure(event_id: int, error: BaseException) -> None:
 
 
 def _process_incoming(event: WebhookEvent) -> str:
-    sentiment = sentiment_analyze(text=event.text)
+    sentiment = sentiment_analyze(text=event.text, allow_ai=allows("ai_sentiment"))
     matching = triggers_matching(
         rules=trigger_candidates(), text=event.text, chat_id=event.chat_id, sentiment_label=sentiment.label
     )

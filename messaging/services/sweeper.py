@@ -9,7 +9,9 @@
 4. ``unknown`` rows are reconciled (stored webhooks, then one ``lastOutgoingMessages``
    read), and the surely absent ones sent again;
 5. rows still unknown when the journal can no longer show them (a day) are failed into the
-   dead letter queue with the reason, for an operator: nothing is left to witness them.
+   dead letter queue with the reason, for an operator: nothing is left to witness them;
+6. work the degradation gates held back is released when they allow it again
+   (``messaging.services.release``: the same pass the level-drop task runs).
 
 Every step is bounded by ``OUTBOX_SWEEP_BATCH``; the rest waits for the next run.
 """
@@ -33,6 +35,7 @@ from messaging.selectors import (
 from messaging.services.dispatch import PROCESS_TASK, SEND_TASK, SWEEP_TASK, task_enqueue
 from messaging.services.outbox import outbound_mark_lost
 from messaging.services.reconcile import MAX_JOURNAL_MINUTES, outbox_reconcile_unknown
+from messaging.services.release import held_work_release
 from reliability.dlq.services import dead_letter_add
 from reliability.errors import PermanentError
 
@@ -72,6 +75,10 @@ def outbox_sweep() -> dict[str, int]:
         ),
     }
     stats.update({f"reconcile_{key}": value for key, value in outbox_reconcile_unknown(limit=batch).items()})
+    released = held_work_release(batch=batch)
+    stats.update(
+        events_released=released.get("events_released", 0), outbound_released=released.get("outbound_released", 0)
+    )
     if any(stats.values()):
         log.info("outbox_swept", **stats)
     return stats

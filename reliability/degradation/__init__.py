@@ -11,6 +11,7 @@ from typing import Any
 
 _EXPORTS = {
     "allows": "reliability.degradation.gates",
+    "allows_now": "reliability.degradation.gates",
     "read_only": "reliability.degradation.gates",
     "UnknownFeature": "reliability.degradation.config",
     "DegradationLevel": "reliability.degradation.levels",

@@ -21,6 +21,20 @@ def allows(feature: str) -> bool:
     return view.level() <= limit
 
 
+def allows_now(feature: str) -> bool:
+    """``allows(feature)``, with a closed gate confirmed against the shared state itself.
+
+    For code that holds work back while a gate is closed: this process's copy may be a
+    second old, and right after the level dropped it would hold work that the release
+    (run because the level dropped) has already gone past. An open gate costs what
+    ``allows`` costs; a closed one, one read of the shared store.
+    """
+    if allows(feature):
+        return True
+    view.refresh()
+    return allows(feature)
+
+
 def read_only() -> bool:
     """Whether writes are refused now: the ``database_read_only`` condition held at the last evaluation."""
     return view.read_only()

@@ -1,8 +1,11 @@
 """Prometheus metrics of degradation and of the fallbacks (seed names).
 
 ``system_degradation_level`` describes shared state, so it is read from the shared store
-at scrape time (``degradation_level_collector``, registered in ``ReliabilityConfig.ready``);
-changes and fallback answers are counted in the process that made them.
+at scrape time (``degradation_level_collector``); ``degradation_events_total`` is counted
+from the history (the ``DegradationEvent`` rows) at scrape time
+(``degradation_event_collector``), so a change counts once whichever process or door made
+it, also one recorded late after the database was down. Both are registered in
+``ReliabilityConfig.ready``. Fallback answers are counted in the process that gave them.
 """
 
 from __future__ import annotations
@@ -12,19 +15,13 @@ from collections.abc import Iterable
 
 import structlog
 from prometheus_client import Counter, Gauge
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from reliability.degradation.levels import LEVEL_NAMES
 from reliability.degradation.state import AUTO, OPERATOR
 
 logger = structlog.get_logger(__name__)
-
-degradation_events = Counter(
-    "degradation_events",
-    "Changes of the degradation level, by level left, level entered and source (auto or operator).",
-    ["from", "to", "source"],
-)
 
 # Seed name. service: the dependency a fallback stood in for (deepseek, green_api,
 # database, redis); reason: why (circuit_open, failed, not_allowed, read_only,
@@ -83,3 +80,31 @@ class DegradationLevelCollector(Collector):
 
 
 degradation_level_collector = DegradationLevelCollector()
+
+
+class DegradationEventCollector(Collector):
+    """``degradation_events_total{from,to,source}``: the rows of the degradation history.
+
+    One grouped count per scrape over a table that grows by a few rows per incident.
+    """
+
+    def collect(self) -> Iterable[Metric]:
+        from reliability.degradation.selectors import degradation_event_counts
+
+        try:
+            counts = degradation_event_counts()
+        except Exception as exc:  # noqa: BLE001 - a scrape must not fail because the database does
+            logger.warning("degradation_event_metrics_unavailable", error_class=type(exc).__name__)
+            return
+        family = CounterMetricFamily(
+            "degradation_events",
+            "Changes of the degradation level in the history, by level left, level entered and source "
+            "(auto or operator).",
+            labels=["from", "to", "source"],
+        )
+        for row in counts:
+            family.add_metric([row["from"], row["to"], row["source"]], row["count"])
+        yield family
+
+
+degradation_event_collector = DegradationEventCollector()

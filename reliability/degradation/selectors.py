@@ -11,6 +11,8 @@ import datetime as dt
 import time
 from typing import Any, TypedDict
 
+from django.db.models import Count
+
 from reliability.degradation.gates import features_allowed
 from reliability.degradation.models import DegradationEvent
 from reliability.degradation.state import LevelState, level_name, to_datetime
@@ -74,3 +76,17 @@ def degradation_status(*, state: LevelState | None = None) -> DegradationStatus:
 
 def degradation_events_recent(*, limit: int = 20) -> list[DegradationEvent]:
     return list(DegradationEvent.objects.select_related("actor")[:limit])
+
+
+def degradation_event_counts() -> list[dict[str, Any]]:
+    """History rows by level left, level entered (names) and source: ``{"from", "to", "source", "count"}``."""
+    rows = DegradationEvent.objects.values("from_level", "to_level", "source").annotate(count=Count("id")).order_by()
+    return [
+        {
+            "from": level_name(row["from_level"]),
+            "to": level_name(row["to_level"]),
+            "source": row["source"],
+            "count": row["count"],
+        }
+        for row in rows
+    ]

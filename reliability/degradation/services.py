@@ -26,7 +26,6 @@ from reliability.degradation import store
 from reliability.degradation.conditions import conditions_read
 from reliability.degradation.config import degradation_rules
 from reliability.degradation.levels import DegradationLevel, duration_check, level_parse
-from reliability.degradation.metrics import degradation_events
 from reliability.degradation.models import DegradationEvent, DegradationState
 from reliability.degradation.signals import degradation_level_changed
 from reliability.degradation.state import (
@@ -292,13 +291,12 @@ def _record_late(changes: tuple[dict[str, Any], ...]) -> None:
 
 
 def _after(state: LevelState, change: Change | None, event_id: int | None) -> None:
-    """After the commit: publish, let this process see it at once, count, log, announce."""
+    """After the commit: publish, let this process see it at once, log, announce (the scrape counts the row)."""
     store.state_publish(state)
     store.view.remember(state)
     if change is None:
         return
     old, new = level_name(change.from_level), level_name(change.to_level)
-    degradation_events.labels(old, new, change.source).inc()
     log = logger.warning if change.to_level > change.from_level else logger.info
     log(
         "degradation_level_changed",

@@ -226,6 +226,10 @@ class LevelView:
             self._refresh(now)
         return self.state.read_only
 
+    def refresh(self) -> None:
+        """Read the shared store now, whatever the copy's age (``allows_now``): one round trip."""
+        self._refresh(self._monotonic())
+
     def current(self) -> LevelState:
         """The copy as of now, an expired override already given way to the rules."""
         self.level()

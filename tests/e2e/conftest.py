@@ -45,7 +45,9 @@ def fresh_database(tmp_path) -> Iterator[str]:
 
 
 class WebServer:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    """``gunicorn config.wsgi`` on a free port: one worker of four threads unless told otherwise."""
+
+    def __init__(self, env: dict[str, str], log: Path, *, workers: int = 1, threads: int = 4) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # A file, not a pipe: nobody reads a pipe while the test runs, and a full pipe
@@ -61,9 +63,9 @@ class WebServer:
                     "--bind",
                     f"127.0.0.1:{self.port}",
                     "--workers",
-                    "1",
+                    str(workers),
                     "--threads",
-                    "4",
+                    str(threads),
                     "--timeout",
                     "30",
                 ],
@@ -101,8 +103,9 @@ class WebServer:
 def web_server(tmp_path) -> Iterator[type[WebServer]]:
     started: list[WebServer] = []
 
-    def start(**env: str) -> WebServer:
-        server = WebServer({"VAR_DIR": str(tmp_path / "var"), **env}, tmp_path / f"gunicorn-{len(started)}.log")
+    def start(*, workers: int = 1, threads: int = 4, **env: str) -> WebServer:
+        log = tmp_path / f"gunicorn-{len(started)}.log"
+        server = WebServer({"VAR_DIR": str(tmp_path / "var"), **env}, log, workers=workers, threads=threads)
         started.append(server)
         return server
 

@@ -7,6 +7,7 @@ database number of its own) and the sandbox's Green API and DeepSeek stand-ins:
 - N customer messages are POSTed to the webhook, concurrently, until both gunicorn
   workers have taken some (N is known exactly);
 - ``breakers force-open api_triggers`` (a command) and the ops API's reset (gunicorn);
+  ``degradation set moderate`` (a command) and the ops API's clear;
 - one Celery worker processes the N + 1 messages: DeepSeek for each, a reply for each;
 - a message sent through the API while Green API refuses it (quota) becomes a dead
   letter, which ``dlq replay --all`` sends once the quota is back;
@@ -338,6 +339,14 @@ def _play(run: RealRun, green: GreenApiStandIn, *, port: int, webhooks: int) -> 
     green.control(quota_exceeded=False)
     replayed = run.manage("dlq", "replay", "--all", role="manage.py dlq replay")
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+
+    # Degradation changes through two doors: the command sets a level, the ops API clears it.
+    held = run.manage(
+        "degradation", "set", "moderate", "--reason", "drill", "--for", "1h", role="manage.py degradation"
+    )
+    assert held.returncode == 0, held.stdout + held.stderr
+    cleared = run.api("POST", "/admin/reliability/degradation/clear", {"reason": "drill over"})
+    assert cleared.status_code == 200, cleared.text
 
     # The health monitor, as celery-beat would send it.
     queued = run.manage(

@@ -85,7 +85,7 @@ def test_two_gunicorn_workers_a_celery_worker_and_commands_add_up_on_one_scrape(
     assert value(scrape, "dlq_messages_total", {"status": "resolved", "message_type": "whatsapp_message"}) == 1
 
 
-def test_a_transition_counts_once_whichever_door_made_it(run, scrape):
+def test_a_transition_or_level_change_counts_once_whichever_door_made_it(run, scrape):
     # Forced open by a command, reset through the ops API in a gunicorn worker: each once,
     # although every gunicorn worker and the Celery worker know the breaker.
     forced = {"name": "api_triggers", "to_state": "forced_open", "reason": "operator"}
@@ -94,6 +94,11 @@ def test_a_transition_counts_once_whichever_door_made_it(run, scrape):
     assert value(scrape, "circuit_breaker_transitions_total", closed) == 1
     assert run.per_process("circuit_breaker_transitions_total") == {}
     assert value(scrape, "circuit_breaker_state", {"name": "api_triggers"}) == 0
+    # The same for degradation: set by a command, cleared through the ops API.
+    assert value(scrape, "degradation_events_total", {"from": "normal", "to": "moderate", "source": "operator"}) == 1
+    assert value(scrape, "degradation_events_total", {"from": "moderate", "to": "normal", "source": "operator"}) == 1
+    assert run.per_process("degradation_events_total") == {}
+    assert value(scrape, "system_degradation_level") == 0
 
 
 def test_shared_state_is_read_at_scrape_time(run, scrape):

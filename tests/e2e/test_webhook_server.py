@@ -1,4 +1,4 @@
-"""The webhook under a real gunicorn: concurrent duplicates, raw header bytes, a lost database."""
+"""The webhook under a real gunicorn: bad input, chunked bodies, duplicates at once, raw header bytes, lost database."""
 
 from __future__ import annotations
 
@@ -38,6 +38,69 @@ def _post_all_at_once(web, body: dict, copies: int) -> list[requests.Response]:
     for thread in threads:
         thread.join(timeout=60)
     return responses
+
+
+def _stored(database_url: str) -> list[tuple[str, dict]]:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute("SELECT id_message, payload FROM messaging_webhookevent ORDER BY id").fetchall()
+
+
+def _chunks(raw: bytes, size: int = 1000):
+    # A generator body: requests sends it with Transfer-Encoding: chunked and no Content-Length.
+    for start in range(0, len(raw), size):
+        yield raw[start : start + size]
+
+
+def test_bad_input_over_http_gets_its_4xx_and_stores_nothing(fresh_database, web_server):
+    web = web_server(DATABASE_URL=fresh_database)
+    json_type = {"Content-Type": "application/json"}
+    valid = json.dumps(bodies.incoming_text(id_message="VALID")).encode()
+    foreign = bodies.incoming_text(id_message="FOREIGN")
+    foreign["instanceData"]["idInstance"] = 1101999999
+    oversize = json.dumps(bodies.incoming_text("x" * 300_000, id_message="HUGE")).encode()
+
+    missing = web.post(URL, data=valid, headers=json_type)
+    wrong = web.post(URL, data=valid, headers={"Authorization": "Bearer not-the-token", **json_type})
+    too_large = web.post(URL, data=oversize, headers={**bodies.auth_header(), **json_type})
+    too_large_chunked = web.post(URL, data=_chunks(oversize, 65536), headers={**bodies.auth_header(), **json_type})
+    not_json = web.post(URL, data=b'{"typeWebhook": ', headers={**bodies.auth_header(), **json_type})
+    other_instance = web.post(URL, data=json.dumps(foreign), headers={**bodies.auth_header(), **json_type})
+
+    assert (missing.status_code, wrong.status_code) == (401, 401)
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert (too_large.status_code, too_large_chunked.status_code) == (413, 413)
+    assert "larger than 262144 bytes" in too_large_chunked.json()["detail"]
+    assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["detail"]
+    assert other_instance.status_code == 403 and "instance" in other_instance.json()["detail"]
+    assert _stored(fresh_database) == []
+
+
+def test_unknown_fields_are_stored_with_the_event_and_otherwise_ignored_over_http(fresh_database, web_server):
+    web = web_server(DATABASE_URL=fresh_database)
+    body = bodies.incoming_text(id_message="FUTURE")
+    body["futureField"] = {"nested": [1, 2, 3]}
+    body["senderData"]["senderContactName"] = "Anna K."
+    response = web.post(
+        URL, data=json.dumps(body), headers={**bodies.auth_header(), "Content-Type": "application/json"}
+    )
+    assert (response.status_code, response.json()) == (200, {"status": "stored"})
+    [(id_message, payload)] = _stored(fresh_database)
+    assert id_message == "FUTURE"
+    assert payload["futureField"] == {"nested": [1, 2, 3]}
+
+
+def test_an_event_sent_in_chunks_is_stored_like_any_other(fresh_database, web_server):
+    web = web_server(DATABASE_URL=fresh_database)
+    raw = json.dumps(bodies.incoming_text("My order never arrived", id_message="CHUNKED")).encode()
+    response = web.post(
+        URL, data=_chunks(raw, 50), headers={**bodies.auth_header(), "Content-Type": "application/json"}
+    )
+    assert (response.status_code, response.json()) == (200, {"status": "stored"})
+    again = web.post(URL, data=_chunks(raw, 7), headers={**bodies.auth_header(), "Content-Type": "application/json"})
+    assert (again.status_code, again.json()) == (200, {"status": "duplicate"})
+    [(id_message, payload)] = _stored(fresh_database)
+    assert id_message == "CHUNKED"
+    assert payload["messageData"]["textMessageData"]["textMessage"] == "My order never arrived"
 
 
 def test_identical_webhooks_arriving_at_the_same_moment_are_stored_once(fresh_database, web_server):

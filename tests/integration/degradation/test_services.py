@@ -6,12 +6,13 @@ import time
 
 import pytest
 from django.db import connection
+from prometheus_client import CollectorRegistry
 
 from reliability.audit import AuditRecord
 from reliability.breaker.services import breaker_force_open, breaker_reset
 from reliability.degradation import allows, degradation_level_changed
 from reliability.degradation.levels import DegradationLevel, InvalidDuration, UnknownLevel
-from reliability.degradation.metrics import degradation_events
+from reliability.degradation.metrics import degradation_event_collector
 from reliability.degradation.models import DegradationEvent
 from reliability.degradation.selectors import degradation_status
 from reliability.degradation.services import (
@@ -30,7 +31,10 @@ def history():
 
 
 def count(old, new, source):
-    return degradation_events.labels(old, new, source)._value.get()
+    """``degradation_events_total`` as the scrape reports it: counted from the history rows."""
+    registry = CollectorRegistry()
+    registry.register(degradation_event_collector)
+    return registry.get_sample_value("degradation_events_total", {"from": old, "to": new, "source": source}) or 0
 
 
 @pytest.fixture

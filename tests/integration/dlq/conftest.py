@@ -43,10 +43,13 @@ class Worker:
 
 @pytest.fixture
 def start_worker(redis_client, tmp_path):
-    """``start_worker(name, pool=..., **env)``: a ``celery -A config worker`` of one process, ready to consume."""
+    """``start_worker(name, pool=..., concurrency=1, **env)``: a ``celery -A config worker``, ready to consume.
+
+    One pool process unless ``concurrency`` says more (load drills run several, as production does).
+    """
     workers: list[Worker] = []
 
-    def start(name: str, pool: str = "solo", timeout: float = 30.0, **extra_env: str) -> Worker:
+    def start(name: str, pool: str = "solo", timeout: float = 30.0, concurrency: int = 1, **extra_env: str) -> Worker:
         # Only a test that asks for it (extra_env) writes multiprocess metric files.
         env = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
         env.update(
@@ -58,7 +61,7 @@ def start_worker(redis_client, tmp_path):
         )
         log = tmp_path / f"{name}.log"
         command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={pool}", "--concurrency=1",
+            sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={pool}", f"--concurrency={concurrency}",
             "-n", f"{name}@%h", "-I", "tests.integration.dlq.handlers",
             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
         ]  # fmt: skip

@@ -185,6 +185,19 @@ def test_a_body_over_the_limit_is_413_before_it_is_parsed(client, settings):
     assert post(client, bodies.incoming_text("x" * 100)).status_code == 200
 
 
+def test_a_chunked_body_on_a_server_that_does_not_end_the_stream_is_411_not_an_empty_body(client):
+    # The test client, like runserver, does not decode chunks: reading on would take the raw stream.
+    response = client.post(
+        URL,
+        data=json.dumps(bodies.incoming_text()),
+        content_type="application/json",
+        headers={**bodies.auth_header(), "Transfer-Encoding": "chunked"},
+    )
+    assert response.status_code == 411
+    assert "Content-Length" in response.json()["detail"]
+    assert not WebhookEvent.objects.exists()
+
+
 def test_the_default_limit_is_256_kib(client):
     assert settings.GREEN_API_WEBHOOK_MAX_BYTES == 256 * 1024
     assert post(client, None, raw=b" " * (256 * 1024 + 1)).status_code == 413

@@ -6,6 +6,8 @@ then the echo of our send and its statuses), so nothing here plays Green API by 
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
@@ -45,16 +47,15 @@ def stand_ins(live_server, settings):
 def sandbox_worker(start_worker, stand_ins):
     green, deepseek = stand_ins
 
-    def start(name: str):
-        return start_worker(
-            name,
-            pool="prefork",
+    def start(name: str, **env: str):
+        defaults = dict(
             GREEN_API_URL=green.url,
             DEEPSEEK_BASE_URL=deepseek.url,
             GREEN_API_READ_TIMEOUT="0.5",
             DEEPSEEK_READ_TIMEOUT="2",
             GREEN_API_JOURNAL_LAG_SECONDS="1",
         )
+        return start_worker(name, pool="prefork", **{**defaults, **env})
 
     return start
 
@@ -123,3 +124,52 @@ def test_without_the_echo_lost_answers_are_settled_from_the_journal_by_the_sweep
     wait_for(lambda: all_read(3), timeout=60, what="every reply reconciled and read")
     assert green.duplicates() == 0
     assert [green.sent_count(chat, REPLY) for chat in chats(3)] == [1] * 3
+
+
+def kill_pool_processes(redis_client, name: str) -> None:
+    """SIGKILL the pool processes of worker ``name`` (its main process stays, as when the OOM killer strikes)."""
+    main_pid = int(redis_client.get(f"dlq-test:ready:{name}"))
+    for pid in os.popen(f"pgrep -P {main_pid}").read().split():
+        os.kill(int(pid), signal.SIGKILL)
+
+
+def sweep_until(condition, *, what: str):
+    """Run the beat's outbox sweep (every minute in production) until ``condition`` holds."""
+
+    def swept() -> bool:
+        current_app.send_task("messaging.sweep_outbox")
+        return condition()
+
+    return wait_for(swept, timeout=60, interval=1.0, what=what)
+
+
+@pytest.mark.parametrize("accepted", [True, False], ids=["green-api-accepted-it", "green-api-never-did"])
+def test_a_worker_killed_while_green_api_holds_its_send_ends_with_the_reply_sent_once(
+    stand_ins, sandbox_worker, trigger, redis_client, accepted
+):
+    """The pool process dies with its request in flight; Green API may or may not take the message.
+
+    Accepted: its echo settles the row, and neither the redelivered task nor the sweeper sends
+    it again. Not accepted (Green API went down before answering): the row is found absent
+    from the journal and sent once more.
+    """
+    green, _ = stand_ins
+    green.control(latency_ms=3000, methods=["sendMessage"])
+    sandbox_worker("doomed", OUTBOX_SENDING_STALE_SECONDS="2")
+    green.incoming("79005550101@c.us", "My order never arrived", sender_name="Anna")
+    row = wait_for(
+        lambda: OutboundMessage.objects.filter(status=S.SENDING).first(), timeout=30, what="the reply being sent"
+    )
+    time.sleep(0.3)  # the request is at Green API, which holds it for 3 s
+    kill_pool_processes(redis_client, "doomed")
+    if not accepted:
+        green.control(outage=True)  # the held request is dropped unanswered, and nothing was taken
+        time.sleep(3.5)
+        green.control(outage=False)
+    green.control(latency_ms=0)
+    sweep_until(lambda: all_read(1), what="the reply sent and read")
+    row.refresh_from_db()
+    assert green.sent_count("79005550101@c.us", REPLY) == 1
+    assert green.duplicates() == 0
+    assert row.attempts == (1 if accepted else 2)
+    assert OutboundMessage.objects.count() == 1

@@ -34,3 +34,27 @@ def test_a_changed_matrix_is_used_at_once(at_level, settings):
     settings.DEGRADATION_FEATURES = {"exports": "severe"}
     assert allows("exports") is True
     assert features_allowed(4) == {"exports": False}
+
+
+def test_allows_now_confirms_a_closed_gate_against_the_shared_state(at_level):
+    from reliability.degradation.gates import allows_now
+    from reliability.degradation.state import LevelState
+    from reliability.degradation.store import view
+
+    at_level(3)
+    assert allows("outbound_sending") is False
+    # The shared state drops to normal; this process's copy is still fresh and says severe.
+    view._read = lambda: (LevelState(level=0), True)
+    assert allows("outbound_sending") is False
+    assert allows_now("outbound_sending") is True
+    assert allows("outbound_sending") is True, "the copy was refreshed"
+
+
+def test_allows_now_answers_an_open_gate_from_the_copy(at_level):
+    from reliability.degradation.gates import allows_now
+    from reliability.degradation.store import view
+
+    at_level(0)
+    allows("outbound_sending")
+    view._read = lambda: pytest.fail("an open gate must not read the shared store")
+    assert allows_now("outbound_sending") is True

@@ -24,6 +24,24 @@ def test_fallback_labels(text, label):
     assert -1.0 <= score <= 1.0
 
 
+@pytest.mark.parametrize(
+    "text, label",
+    [
+        ("This is terrible, my order 143 never arrived", "negative"),  # VADER's lexicon: "143" = "I love you"
+        ("Order 187 arrived, thanks", "positive"),  # "187": a threat
+        ("Table 182 is ready", "positive"),  # as "Table is ready": "182" was -2.9
+        ("My order 1337 is late", "neutral"),
+    ],
+)
+def test_numbers_in_a_message_are_not_read_as_chat_slang(text, label):
+    assert fallback_sentiment(text)[0] == label
+
+
+def test_emoticons_with_digits_still_count():
+    assert fallback_sentiment("see you soon <3")[0] == "positive"
+    assert fallback_sentiment("thanks 8)")[0] == "positive"
+
+
 def test_the_label_follows_the_score_thresholds():
     for text in ("good", "bad", "fine", "awful", "love it", "meh"):
         label, score = fallback_sentiment(text)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0002_outbox_sweeper_periodic_task'),
+        ('messaging', '0003_held_work'),
     ]
 
     operations = [
