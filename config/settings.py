@@ -209,6 +209,14 @@ DLQ_BACKOFF_MAX_SECONDS = env_float("DLQ_BACKOFF_MAX_SECONDS", 3600.0, minimum=0
 # A replay claim's lease; longer than the task time limit so a live worker never loses it.
 DLQ_CLAIM_LEASE_SECONDS = env_int("DLQ_CLAIM_LEASE_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1)
 
+# --- Reliability report and operator dashboard (DESIGN 10) ---------------------------------
+
+# The hourly reports are kept this long (a yearly review reads a year of them).
+RELIABILITY_REPORT_RETENTION_DAYS = env_int("RELIABILITY_REPORT_RETENTION_DAYS", 400, minimum=1)
+# The admin's operator dashboard: its charts cover this many hours, and it refreshes this often.
+DASHBOARD_CHART_HOURS = env_int("DASHBOARD_CHART_HOURS", 3, minimum=1)
+DASHBOARD_REFRESH_SECONDS = env_int("DASHBOARD_REFRESH_SECONDS", 15, minimum=2)
+
 # --- Graceful degradation (DESIGN 7) ------------------------------------------------------
 
 # Condition -> the level it raises the system to; the highest level whose condition holds

@@ -10,6 +10,8 @@ class HealthConfig(AppConfig):
         from health import checks  # noqa: F401 - every check's series is declared before the first scrape
         from health.degradation import register_conditions
         from health.metrics import health_state_collector
+        from health.operations import register_operations
 
         register_conditions()
         register_state_collector(health_state_collector)
+        register_operations()

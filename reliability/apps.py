@@ -9,6 +9,7 @@ class ReliabilityConfig(AppConfig):
         from config.metrics import register_state_collector
         from reliability.breaker import checks  # noqa: F401 - registers the system checks
         from reliability.breaker.metrics import breaker_state_collector, breaker_transition_collector
+        from reliability.dashboard.panels import register_reliability_panels
         from reliability.degradation import checks as degradation_checks  # noqa: F401 - registers the system checks
         from reliability.degradation import conditions  # noqa: F401 - registers the condition kinds
         from reliability.degradation.metrics import degradation_event_collector, degradation_level_collector
@@ -20,3 +21,4 @@ class ReliabilityConfig(AppConfig):
         register_state_collector(breaker_transition_collector)
         register_state_collector(degradation_level_collector)
         register_state_collector(degradation_event_collector)
+        register_reliability_panels()

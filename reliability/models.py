@@ -4,6 +4,7 @@ from reliability.audit import AuditRecord
 from reliability.breaker.models import BreakerState, BreakerTransition, CircuitBreaker, TransitionReason
 from reliability.degradation.models import DegradationEvent, DegradationState
 from reliability.dlq.models import DeadLetter, DeadLetterAttempt, DeadLetterStatus, FailureKind
+from reliability.reports.models import ReliabilityReport
 
 __all__ = [
     "AuditRecord",
@@ -16,5 +17,6 @@ __all__ = [
     "DegradationEvent",
     "DegradationState",
     "FailureKind",
+    "ReliabilityReport",
     "TransitionReason",
 ]

@@ -33,6 +33,7 @@ from reliability.dlq.services import (
     dead_letter_replay_due,
     dead_letter_replay_many,
 )
+from reliability.reports.services import reliability_report_generate
 
 log = structlog.get_logger(__name__)
 
@@ -132,6 +133,20 @@ def cleanup_old_dlq_messages(max_age_days: int | None = None) -> dict[str, Any]:
             log.info("dlq_cleanup_skipped", reason="another run holds the lock")
             return {"skipped": True}
         return {"skipped": False, "deleted": dead_letter_cleanup(older_than_days=max_age_days)}
+
+
+@shared_task(name="generate_reliability_report", ignore_result=True)
+def generate_reliability_report() -> dict[str, Any]:
+    """Beat job (hourly): store the report of the last whole hour, under the maintenance lock.
+
+    A second run for the same hour (an overlap, a redelivery) stores nothing.
+    """
+    with job_lock("generate_reliability_report", timeout=3600) as acquired:
+        if not acquired:
+            log.info("reliability_report_skipped", reason="another run holds the lock")
+            return {"skipped": True}
+        report = reliability_report_generate()
+        return {"skipped": False, "report_id": report.pk if report is not None else None}
 
 
 @shared_task(bind=True, name="replay_dead_letter_batch", ignore_result=True)

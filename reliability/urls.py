@@ -5,7 +5,7 @@ Mounted before ``admin.site.urls`` so the admin's catch-all does not swallow it.
 
 from django.urls import path
 
-from reliability.api import degradation, dlq
+from reliability.api import degradation, dlq, reports
 from reliability.api.breakers import BreakerActionView, BreakerDetailView, BreakerListView
 from reliability.breaker_ops import BREAKER_ACTIONS
 
@@ -27,4 +27,5 @@ urlpatterns: list = [
     path("degradation/clear", degradation.DegradationClearView.as_view(), name="degradation-clear"),
     path("dlq", dlq.DeadLetterSummaryView.as_view(), name="dlq"),
     path("dlq/<str:message_id>/retry", dlq.DeadLetterRetryView.as_view(), name="dlq-retry"),
+    path("reports/reliability", reports.ReliabilityReportView.as_view(), name="reports-reliability"),
 ]

@@ -99,6 +99,8 @@ class OutboundMessage(models.Model):
             # The admin's chat filter, the conversation page, reconciliation by chat.
             models.Index(fields=["chat_id", "created_at"], name="outbound_chat_idx"),
             models.Index(fields=["created_at"], name="outbound_created_idx"),
+            # Replies out per minute and their latency (the reliability report, the dashboard).
+            models.Index(fields=["sent_at"], condition=Q(sent_at__isnull=False), name="outbound_sent_idx"),
             # The release's held rows, oldest first.
             models.Index(fields=["id"], condition=Q(status="queued", held_at__isnull=False), name="outbound_held_idx"),
         ]

@@ -77,6 +77,8 @@ class DeadLetter(models.Model):
             models.Index(fields=["status", "message_type"], name="deadletter_status_type_idx"),
             models.Index(fields=["fingerprint", "status"], name="deadletter_fingerprint_idx"),
             models.Index(fields=["created_at"], name="deadletter_created_idx"),
+            # The reliability report's letters settled in a period.
+            models.Index(fields=["settled_at"], condition=Q(settled_at__isnull=False), name="deadletter_settled_idx"),
         ]
 
     def __str__(self) -> str:
@@ -101,6 +103,8 @@ class DeadLetterAttempt(models.Model):
 
     class Meta:
         ordering = ["attempted_at", "id"]
+        # The reliability report's replay attempts in a period.
+        indexes = [models.Index(fields=["attempted_at"], name="deadletterattempt_at_idx")]
 
     def __str__(self) -> str:
         return f"{self.letter_id} {self.outcome} at {self.attempted_at:%Y-%m-%d %H:%M:%S}"

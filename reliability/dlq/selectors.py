@@ -158,6 +158,11 @@ def dead_letter_counts_by_type() -> dict[str, dict[str, int]]:
     return result
 
 
+def dead_letter_waiting_at(moment: datetime) -> Q:
+    """Letters in the queue at ``moment``: added before it and not settled by then."""
+    return Q(created_at__lt=moment) & (Q(settled_at__gte=moment) | Q(settled_at__isnull=True, status__in=UNSETTLED))
+
+
 def dead_letter_oldest_age_seconds(
     *, statuses: tuple[str, ...] = UNSETTLED, now: datetime | None = None
 ) -> float | None:

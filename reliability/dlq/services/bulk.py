@@ -104,12 +104,14 @@ def dead_letter_replay_many(
     deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> BulkResult:
     """Replay an explicit list of letters, at most ``rate`` per second per type.
 
     Unknown ids refuse the whole action (``DeadLetterNotFound``) before anything runs;
     letters an operator may not act on (``operator_actionable``) are skipped and reported.
     No replay starts after ``deadline`` (a ``clock()`` time): the rest are ``unstarted``.
+    ``progress(done, total, note)`` hears of each letter handled (a command's progress bar).
     """
     ids, found, planned = _snapshot(letter_ids, action="replay")
     result = BulkResult("replay", dry_run, ids, planned)
@@ -117,6 +119,7 @@ def dead_letter_replay_many(
         return result
     rate = rate if rate is not None else settings.DLQ_REPLAY_RATE_PER_TYPE
     limiter = replay_rate_limiter()
+    total, done = result.count, 0
     for position, i in enumerate(ids):
         if planned[i] != "replay":
             continue
@@ -132,4 +135,7 @@ def dead_letter_replay_many(
             result.results.append(dead_letter_replay(letter_id=i, actor=actor, channel=channel))
         except DeadLetterStateError as exc:
             planned[i] = f"skip: {exc.status}"  # changed state since the snapshot
+        done += 1
+        if progress is not None:
+            progress(done, total, f"#{i}")
     return result

@@ -196,9 +196,13 @@ class Command(OperatorCommand):
         actor = os_user()
         try:
             if opts.subcommand == "replay":
-                result = dead_letter_replay_many(
-                    letter_ids=ids, actor=actor, channel=CHANNEL, dry_run=opts.dry_run, rate=rate
-                )
+                progress = self.progress(label="replay")
+                try:
+                    result = dead_letter_replay_many(
+                        letter_ids=ids, actor=actor, channel=CHANNEL, dry_run=opts.dry_run, rate=rate, progress=progress
+                    )
+                finally:
+                    progress.close()
             else:
                 settle = dead_letter_discard if opts.subcommand == "discard" else dead_letter_resolve
                 result = settle(letter_ids=ids, reason=reason, actor=actor, channel=CHANNEL, dry_run=opts.dry_run)
