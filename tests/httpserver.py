@@ -13,7 +13,9 @@ and look at what the server received::
 
 How it answers a request: the first queued ``Reply`` whose ``path`` filter is a substring
 of the request's path (queued replies are used once, in order), else ``on_request(request)``
-when given, else ``default`` (200 with ``{}``). A ``Reply`` says:
+when given, else ``default`` (200 with ``{}``); ``after_answer(request, reply)``, when given,
+runs once the answer is written (a test acting as a service that reacts to what it received). A
+``Reply`` says:
 
 - ``status``, ``headers``, and the body as ``json=`` (serialised) or ``body=`` (bytes/str);
 - ``delay``: seconds to wait after reading the request and before answering (an answer
@@ -106,10 +108,12 @@ class LoopbackServer:
         *,
         default: Reply | None = None,
         on_request: Callable[[Received], Reply | None] | None = None,
+        after_answer: Callable[[Received, Reply], None] | None = None,
         port: int = 0,
     ) -> None:
         self.default = default or Reply(json={})
         self.on_request = on_request
+        self.after_answer = after_answer
         self._queued: list[Reply] = []
         self._received: list[Received] = []
         self._lock = threading.Lock()
@@ -251,6 +255,8 @@ class LoopbackServer:
                     self._abort(reset=reply.action == "reset_after_read")
                     return
                 self._answer(reply)
+                if server.after_answer is not None:
+                    server.after_answer(request, reply)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 

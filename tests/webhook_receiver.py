@@ -1,29 +1,32 @@
-"""A loopback HTTP server that records the webhooks it receives, for the sandbox's tests.
+"""Our webhook's endpoint played by a ``LoopbackServer``, for the sandbox's tests.
 
-It answers from a script of statuses (``[500, 500]``), then ``default_status``; an
-``on_body`` callback lets a test act as our service (reply when a message comes in).
+It answers from a script of statuses (``[500, 500]``), then ``default_status``, and keeps
+each webhook with its parsed body and the status it was answered; ``on_body`` lets a test
+act as our service (reply once a message was accepted).
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.httpserver import LoopbackServer, Received, Reply
+
+WEBHOOK_PATH = "/api/v1/webhooks/green-api/"
 
 
 @dataclass(frozen=True)
-class Received:
+class Webhook:
     path: str
     authorization: str | None
     body: Any
     answered: int
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackServer):
     def __init__(
         self,
         *,
@@ -31,61 +34,33 @@ class WebhookReceiver:
         default_status: int = 200,
         on_body: Callable[[Any], None] | None = None,
     ) -> None:
-        self._script = list(statuses)
-        self.default_status = default_status
+        super().__init__(default=Reply(status=default_status), after_answer=self._answered)
+        self.queue(*(Reply(status=status) for status in statuses))
+        self.url = f"{self.url}{WEBHOOK_PATH}"
         self._on_body = on_body
-        self._lock = threading.Lock()
-        self._received: list[Received] = []
-        receiver = self
+        self._webhooks: list[Webhook] = []
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                body = json.loads(raw) if raw else None
-                with receiver._lock:
-                    status = receiver._script.pop(0) if receiver._script else receiver.default_status
-                    receiver._received.append(Received(self.path, self.headers.get("Authorization"), body, status))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                if receiver._on_body is not None and 200 <= status < 300:
-                    receiver._on_body(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api/v1/webhooks/green-api/"
-
-    def __enter__(self) -> WebhookReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def received(self) -> list[Received]:
+    def _answered(self, request: Received, reply: Reply) -> None:
+        body = json.loads(request.body) if request.body else None
         with self._lock:
-            return list(self._received)
+            self._webhooks.append(Webhook(request.path, request.headers.get("authorization"), body, reply.status))
+        if self._on_body is not None and 200 <= reply.status < 300:
+            self._on_body(body)
+
+    def webhooks(self) -> list[Webhook]:
+        with self._lock:
+            return list(self._webhooks)
 
     def bodies(self, type_webhook: str | None = None) -> list[Any]:
-        return [r.body for r in self.received() if type_webhook is None or r.body.get("typeWebhook") == type_webhook]
+        return [w.body for w in self.webhooks() if type_webhook is None or w.body.get("typeWebhook") == type_webhook]
 
-    def wait_for(self, predicate: Callable[[list[Received]], bool], *, timeout: float = 15.0) -> list[Received]:
-        """The received list once ``predicate`` holds for it; AssertionError after ``timeout``."""
+    def wait_for(self, predicate: Callable[[list[Webhook]], bool], *, timeout: float = 15.0) -> list[Webhook]:
+        """The webhooks once ``predicate`` holds for them; AssertionError after ``timeout``."""
         deadline = time.monotonic() + timeout
         while True:
-            received = self.received()
-            if predicate(received):
-                return received
+            webhooks = self.webhooks()
+            if predicate(webhooks):
+                return webhooks
             if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout} s; received: {received}")
+                raise AssertionError(f"condition not met within {timeout} s; received: {webhooks}")
             time.sleep(0.02)

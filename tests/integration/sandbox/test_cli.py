@@ -295,7 +295,7 @@ def test_the_control_command_says_when_nothing_answers():
 def test_play_posts_the_conversation_in_green_apis_shape_with_the_token():
     with WebhookReceiver() as receiver:
         result = _run("play", "--webhook-url", receiver.url, "--token", TOKEN, "--delay", "0", "--watch", "0")
-        received = receiver.received()
+        received = receiver.webhooks()
     assert result.returncode == 0, result.stderr
     assert len(received) == 4
     assert {r.authorization for r in received} == {f"Bearer {TOKEN}"}
@@ -312,7 +312,7 @@ def test_play_posts_the_conversation_in_green_apis_shape_with_the_token():
 def test_play_stops_at_the_first_refused_webhook_with_one_line(status, words):
     with WebhookReceiver(default_status=status) as receiver:
         result = _run("play", "--webhook-url", receiver.url, "--delay", "0", "--watch", "0")
-        assert len(receiver.received()) == 1
+        assert len(receiver.webhooks()) == 1
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("play: ") and words in line

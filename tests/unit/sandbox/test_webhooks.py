@@ -14,7 +14,7 @@ from tests.webhook_receiver import WebhookReceiver
 def _status_events(receiver: WebhookReceiver, id_message: str) -> list[str]:
     return [
         r.body.get("status") or r.body["typeWebhook"]
-        for r in receiver.received()
+        for r in receiver.webhooks()
         if r.body.get("idMessage") == id_message and 200 <= r.answered < 300
     ]
 
@@ -47,7 +47,7 @@ def test_a_webhook_answered_500_is_retried_until_it_is_accepted(green_factory):
         green = green_factory(webhook_url=receiver.url, webhook_token=WEBHOOK_TOKEN, final_status="sent")
         id_message = GreenApiCalls(green).send("Retried").json()["idMessage"]
         receiver.wait_for(lambda got: len(_status_events(receiver, id_message)) == 2)
-        assert [r.answered for r in receiver.received()][:2] == [500, 503]
+        assert [r.answered for r in receiver.webhooks()][:2] == [500, 503]
         assert sorted(_status_events(receiver, id_message)) == ["outgoingAPIMessageReceived", "sent"]
         assert green.stats()["webhooks"]["retried"] == 2
 
@@ -59,7 +59,7 @@ def test_webhook_retries_are_bounded(green_factory):
         # Two webhooks (API message, sent), each tried once and retried twice (two delays).
         receiver.wait_for(lambda got: len(got) == 6)
         time.sleep(0.5)
-        assert len(receiver.received()) == 6
+        assert len(receiver.webhooks()) == 6
         assert green.stats()["webhooks"]["given_up"] == 2
 
 
@@ -83,7 +83,7 @@ def test_the_webhook_switches_turn_their_webhooks_off(green, calls, receiver):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     assert green.webhooks_idle()
-    assert receiver.received() == []
+    assert receiver.webhooks() == []
 
 
 def test_an_empty_webhook_token_sends_no_authorization_header(green_factory, receiver):
