@@ -28,6 +28,9 @@ from django.utils import timezone
 from messaging.models.inbound import WebhookEvent
 from messaging.models.triggers import Trigger
 
+# How much of an error ``last_error`` keeps (redacted first).
+LAST_ERROR_CHARS = 2_000
+
 
 class OutboundStatus(models.TextChoices):
     QUEUED = "queued", "Queued"

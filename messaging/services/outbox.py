@@ -45,8 +45,11 @@ from messaging import metrics
 from messaging.clients.errors import SendOutcomeUnknown
 from messaging.clients.green_api import get_green_api_client
 from messaging.clients.validation import chat_id_normalize, message_text_validate
-from messaging.models import OutboundMessage, OutboundStatus, WebhookEvent, WebhookType
+from messaging.models import OutboundMessage, OutboundStatus, WebhookEvent
+from messaging.models.outbound import LAST_ERROR_CHARS
+from messaging.services.delivery import outbound_apply_stored_statuses
 from messaging.services.dispatch import SEND_TASK, task_enqueue
+from messaging.services.reconcile import outbound_settle_from_events
 from reliability.degradation.fallbacks import fallback_service
 from reliability.degradation.gates import allows_now
 from reliability.errors import TRANSIENT_ERRORS, CircuitOpenError, PermanentError, RateLimited
@@ -56,27 +59,13 @@ from reliability.retry import RetryConfig
 log = structlog.get_logger(__name__)
 
 S = OutboundStatus
-# How far a status may move forward; a status webhook never moves a row back.
-_RANK = {S.QUEUED: 0, S.SENDING: 1, S.UNKNOWN: 1, S.SENT: 2, S.DELIVERED: 3, S.READ: 4}
-# Green API's outgoingMessageStatus values and the outbox status each one means.
-DELIVERY_STATUSES = {
-    "sent": S.SENT,
-    "delivered": S.DELIVERED,
-    "read": S.READ,
-    "failed": S.FAILED,
-    "noAccount": S.FAILED,
-    "notInGroup": S.FAILED,
-    "yellowCard": S.FAILED,
-}
-_SETTLED = (S.SENT, S.DELIVERED, S.READ)
-_ERROR_CHARS = 2_000
 # A claim may run this much ahead of a row's next_attempt_at: the clocks of two workers differ.
 _CLOCK_TOLERANCE = timedelta(seconds=1)
 HELD_NOTE = "held: outbound sending is off at the current degradation level; it is sent when allowed again"
 
 
 def _error_text(error: BaseException) -> str:
-    return redact_text(f"{type(error).__name__}: {error}")[:_ERROR_CHARS]
+    return redact_text(f"{type(error).__name__}: {error}")[:LAST_ERROR_CHARS]
 
 
 def _backoff(attempts: int) -> float:
@@ -323,15 +312,15 @@ def _failed(row: OutboundMessage, error: BaseException, *, outcome: str) -> Send
     reason = _error_text(error)
     if outcome == "exhausted":
         reason = f"not sent after {row.attempts} attempts; in the dead letter queue: {reason}"
-    _move(row, to=S.FAILED, failed_at=timezone.now(), last_error=reason[:_ERROR_CHARS])
+    _move(row, to=S.FAILED, failed_at=timezone.now(), last_error=reason[:LAST_ERROR_CHARS])
     log.warning("outbound_send_failed", outbound_id=row.pk, outcome=outcome, error_class=type(error).__name__)
     return _attempt(row, outcome, S.FAILED, error=error)
 
 
 def _unknown(row: OutboundMessage, error: BaseException) -> SendAttempt:
-    from messaging.services.reconcile import outbound_settle_from_events
-
-    moved = _move(row, to=S.UNKNOWN, last_error=f"outcome unknown, reconciling: {_error_text(error)}"[:_ERROR_CHARS])
+    moved = _move(
+        row, to=S.UNKNOWN, last_error=f"outcome unknown, reconciling: {_error_text(error)}"[:LAST_ERROR_CHARS]
+    )
     log.warning("outbound_send_outcome_unknown", outbound_id=row.pk, error_class=type(error).__name__)
     if moved:
         # The outgoingAPIMessageReceived webhook may have been stored before our answer timed out.
@@ -354,8 +343,6 @@ def _not_claimed(outbound_id: int, now: datetime) -> SendAttempt:
 
 def outbound_mark_lost(*, outbound_id: int, attempts: int) -> bool:
     """A ``sending`` row whose worker is gone becomes ``unknown``: it may have been sent."""
-    from messaging.services.reconcile import outbound_settle_from_events
-
     moved = OutboundMessage.objects.filter(pk=outbound_id, status=S.SENDING, attempts=attempts).update(
         status=S.UNKNOWN, last_error="its worker was lost mid-send; reconciling", updated_at=timezone.now()
     )
@@ -374,62 +361,3 @@ def outbound_replay(*, outbound_id: int) -> SendAttempt:
     """
     outbound_requeue(outbound_id=outbound_id, reason="dead letter replay")
     return outbound_send(outbound_id=outbound_id, in_dead_letter=True)
-
-
-# --- delivery statuses --------------------------------------------------------------
-
-
-def outbound_status_apply(
-    *, chat_id: str, id_message: str, status: str, description: str = "", at: datetime | None = None
-) -> str:
-    """Apply one outgoingMessageStatus to the row with this (chat, idMessage); forward only.
-
-    Returns the row's outcome: ``applied``, ``no_row`` (a status for a message we do not
-    know, or not yet: ``_sent`` applies stored statuses once the answer arrives),
-    ``not_forward`` or ``ignored`` (a status value we do not act on).
-    """
-    target = DELIVERY_STATUSES.get(status)
-    if target is None:
-        return "ignored"
-    row = OutboundMessage.objects.filter(chat_id=chat_id, id_message=id_message).only("id", "status").first()
-    if row is None:
-        return "no_row"
-    now = timezone.now()
-    when = at or now
-    if target == S.FAILED:
-        allowed = (S.SENDING, S.UNKNOWN, S.SENT)
-        reason = f"Green API status {status}" + (f": {description}" if description else "")
-        fields = {"failed_at": when, "last_error": redact_text(reason)[:_ERROR_CHARS]}
-    else:
-        allowed = tuple(s for s, rank in _RANK.items() if rank < _RANK[target])
-        fields = {f"{target}_at": when} if target != S.SENT else {"sent_at": when}
-    moved = OutboundMessage.objects.filter(pk=row.pk, status__in=allowed).update(
-        status=target, updated_at=now, **fields
-    )
-    if not moved:
-        return "not_forward"
-    metrics.outbound_transition(row.status, target)
-    return "applied"
-
-
-def outbound_apply_stored_statuses(*, outbound_id: int) -> int:
-    """Apply the status webhooks stored for this row's idMessage before the row knew it."""
-    row = OutboundMessage.objects.filter(pk=outbound_id).only("chat_id", "id_message").first()
-    if row is None or not row.id_message:
-        return 0
-    events = WebhookEvent.objects.filter(
-        type_webhook=WebhookType.OUTGOING_MESSAGE_STATUS, chat_id=row.chat_id, id_message=row.id_message
-    ).only("message_status", "payload", "occurred_at")
-    ordered = sorted(events, key=lambda event: _RANK.get(DELIVERY_STATUSES.get(event.message_status), 5))
-    applied = 0
-    for event in ordered:
-        description = event.payload.get("description") if isinstance(event.payload, dict) else ""
-        outcome = outbound_status_apply(
-            chat_id=row.chat_id,
-            id_message=row.id_message,
-            status=event.message_status,
-            description=description if isinstance(description, str) else "",
-            at=event.occurred_at,
-        )
-        applied += outcome == "applied"
-    return applied

@@ -16,7 +16,7 @@ without a request). An event is *held* (status ``held``, nothing else written) w
 when the level drops the release processes it as if it had just arrived (sentiment,
 triggers, cooldown, reply) and no reply is lost or written twice.
 
-Status webhooks move outbox rows forward (``outbox.outbound_status_apply``), echoes of
+Status webhooks move outbox rows forward (``delivery.outbound_status_apply``), echoes of
 our own sends settle unknown rows (``reconcile``), instance events are recorded
 (``instance``). At most one trigger replies to a message: the highest priority one that
 matches and whose cooldown for the chat has passed.
@@ -35,9 +35,10 @@ from messaging.clients.errors import InvalidRequest
 from messaging.models import OutboundMessage, ProcessingStatus, SentimentResult, Trigger, WebhookEvent, WebhookType
 from messaging.selectors import trigger_candidates
 from messaging.sentiment import sentiment_analyze
+from messaging.services.delivery import outbound_status_apply
 from messaging.services.events import webhook_event_acts_on
 from messaging.services.instance import instance_event_record
-from messaging.services.outbox import outbound_create, outbound_status_apply
+from messaging.services.outbox import outbound_create
 from messaging.services.reconcile import outbound_settle_from_webhook
 from messaging.services.triggers import trigger_claim_cooldown, trigger_render, triggers_matching
 from reliability.degradation.gates import allows, allows_now

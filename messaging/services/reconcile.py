@@ -33,8 +33,8 @@ from messaging import metrics
 from messaging.clients.green_api import get_green_api_client
 from messaging.models import OutboundMessage, OutboundStatus, WebhookEvent, WebhookType
 from messaging.payloads import JournalEntry, journal_text
+from messaging.services.delivery import DELIVERY_STATUSES, outbound_apply_stored_statuses, outbound_status_apply
 from messaging.services.dispatch import SEND_TASK, task_enqueue
-from messaging.services.outbox import DELIVERY_STATUSES, outbound_apply_stored_statuses, outbound_status_apply
 
 log = structlog.get_logger(__name__)
 

@@ -6,7 +6,7 @@ import pytest
 
 from messaging.models import OutboundStatus as S
 from messaging.models import ProcessingStatus
-from messaging.services.outbox import outbound_apply_stored_statuses, outbound_status_apply
+from messaging.services.delivery import outbound_apply_stored_statuses, outbound_status_apply
 from messaging.services.pipeline import webhook_event_process
 from messaging.services.reconcile import outbound_settle_from_events
 from tests.integration.outbox.rows import CHAT, ago, outbound, stored
