@@ -85,6 +85,7 @@ class WebServer:
                 env={**os.environ, **env},
                 stdout=subprocess.DEVNULL,
                 stderr=output,
+                start_new_session=True,
             )
         deadline = time.monotonic() + 60
         while True:
@@ -107,10 +108,16 @@ class WebServer:
 
     def stop(self) -> None:
         """Gunicorn's quick shutdown (SIGQUIT): the test is over, and its graceful one
-        (SIGTERM) spends seconds per server waiting out idle workers' poll loops."""
+        (SIGTERM) spends seconds per server waiting out idle workers' poll loops. A worker
+        whose threads still hold a client's connection may not exit on it: then the whole
+        group (the server runs in a session of its own) is killed."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGQUIT)
-            self.process.wait(timeout=15)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=15)
 
 
 @pytest.fixture

@@ -101,6 +101,12 @@ def test_an_operators_bulk_replay_goes_on_in_a_new_run_after_its_deadline(start_
         what="the continuation to resolve the rest",
     )
     assert handled(redis_client) == {n: 1 for n in range(16)}
-    runs = {key.decode(): state.decode() for key, state in redis_client.hgetall(FINISHED_KEY).items()}
+    # The continuation records its end after its last letter is resolved: wait for that too.
+    runs = wait_for(
+        lambda: len(finished := redis_client.hgetall(FINISHED_KEY)) >= 2 and finished,
+        timeout=10,
+        what="the continuation to end",
+    )
+    runs = {key.decode(): state.decode() for key, state in runs.items()}
     assert len(runs) == 2 and set(runs.values()) == {"SUCCESS"}  # the run and its continuation
     assert set(DeadLetterAttempt.objects.values_list("outcome", flat=True)) == {"succeeded"}
