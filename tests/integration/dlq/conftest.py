@@ -33,12 +33,19 @@ class Worker:
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_all([self])
+
+
+def stop_all(workers: list[Worker]) -> None:
+    """Warm shutdown of every worker at once: each takes a second or two, mostly waiting."""
+    running = [worker for worker in workers if worker.process.poll() is None]
+    for worker in running:
+        worker.process.terminate()
+    for worker in running:
+        try:
+            worker.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
 
 
 @pytest.fixture
@@ -77,8 +84,7 @@ def start_worker(redis_client, tmp_path):
         return worker
 
     yield start
-    for worker in workers:
-        worker.stop()
+    stop_all(workers)
 
 
 def wait_for(condition, *, timeout: float, what: str, interval: float = 0.05):
