@@ -14,6 +14,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "the suite runs against real PostgreSQL and Redis: use `make test`, or "
             "`python -m tests.services -- pytest ...` to start throwaway servers"
         )
+    settings.PASSWORD_HASHERS = ["tests.hashers.OneIterationPBKDF2PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

@@ -21,8 +21,7 @@ BREAKERS = "/admin/reliability/circuit-breakers"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_breakers(redis_client, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _fresh_breakers(redis_client):
     forget_circuit_breakers()
     yield
     forget_circuit_breakers()

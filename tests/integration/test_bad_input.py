@@ -31,8 +31,7 @@ PUBLIC_DOORS = {"/health/dlq": "thresholds", "/health/circuit-breakers": "config
 
 
 @pytest.fixture(autouse=True)
-def _fresh_breakers(redis_client, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _fresh_breakers(redis_client):
     forget_circuit_breakers()
     yield
     forget_circuit_breakers()

@@ -15,12 +15,6 @@ def _fresh_breakers(redis_client):
     forget_circuit_breakers()
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # The actor fixtures hash passwords; the default hasher costs about a second per user.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def operator(operator_factory):
     """Staff who may see breakers and use every breaker action, but not edit thresholds."""

@@ -12,9 +12,8 @@ from sandbox import GreenApiStandIn
 
 
 @pytest.fixture(autouse=True)
-def _fresh_state(redis_client, settings, monkeypatch):
+def _fresh_state(redis_client, monkeypatch):
     # The published state and the breakers live in Redis, which outlives the rolled-back transaction.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Failing Green API calls spend the process's retry budget: give this test its own.
     for service in ("green_api", "deepseek"):
         monkeypatch.setitem(retry_budget._budgets, service, retry_budget.RetryBudget(service))
