@@ -13,13 +13,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+
+from bench.databases import database_create, database_drop
 
 BENCH_DB = "bench_dlq"
 LETTERS = 20_000
@@ -31,7 +30,6 @@ IO_SLEEP = 0.001
 REPEATS = 3
 NOOP_TYPE = "bench_noop"
 TABLE = "reliability_deadletter"
-ROOT = Path(__file__).resolve().parent.parent
 
 _SEED = f"""
 INSERT INTO {TABLE} (message_type, payload, source, error_class, error_message, traceback, fingerprint,
@@ -41,21 +39,6 @@ SELECT %(type)s, jsonb_build_object('n', g), 'bench', 'TransientError', 'timed o
        'transient', '', '{{}}'::jsonb, %(status)s, 0, 5, now() - interval '1 second', now(), now(), ''
 FROM generate_series(1, %(count)s) AS g
 """
-
-
-def _database_url(name: str) -> str:
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _create_database() -> str:
-    with psycopg.connect(_database_url("postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    url = _database_url(BENCH_DB)
-    env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "testing"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
-    return url
 
 
 def _reset(url: str, *, count: int, status: str = "pending") -> None:
@@ -190,11 +173,10 @@ def _measure(url: str) -> dict[str, list[tuple[float, float]]]:
 
 
 def main() -> str:
-    url = _create_database()
+    url = database_create(BENCH_DB)
     runs = _measure(url)
     plan, rows = _claim_plan(url)
-    with psycopg.connect(_database_url("postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    database_drop(BENCH_DB)
     rate = {name: statistics.median(r for r, _ in results) for name, results in runs.items()}
 
     def verdict(ok: bool) -> str:

@@ -26,11 +26,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import redis
 
+from bench.databases import database_create, database_drop, database_url
 from bench.ingest import Gunicorn, production_env
 from sandbox import DeepSeekStandIn, GreenApiStandIn
 from sandbox.payloads import incoming_message
@@ -57,11 +56,6 @@ CREATE_TRIGGER = (
     "from messaging.models import Trigger; "
     f"Trigger.objects.create(name='orders', keywords=['order'], reply_template={REPLY!r})"
 )
-
-
-def _database_url(name: str) -> str:
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def _chat(prefix: int, n: int) -> str:
@@ -207,23 +201,20 @@ def _measure(env: dict[str, str], directory: Path, *, deepseek_down: bool = Fals
 
 def main() -> str:
     logging.getLogger("sandbox").setLevel(logging.WARNING)  # a line per request would load this process
-    with psycopg.connect(_database_url("postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    database_create(BENCH_DB, migrate=False)  # each deployment's Stack migrates it
     redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
         directory = Path(tmp)
         for name in ("postgres", "embedded"):
             (directory / name / "prometheus").mkdir(parents=True)
-        pg = production_env(_database_url(BENCH_DB), str(directory / "postgres" / "prometheus"))
+        pg = production_env(database_url(BENCH_DB), str(directory / "postgres" / "prometheus"))
         results["postgres"] = _measure(pg, directory / "postgres", deepseek_down=True)
         embedded = production_env("", str(directory / "embedded" / "prometheus"))
         for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
             embedded.pop(name, None)
         results["embedded"] = _measure(embedded, directory / "embedded")
-    with psycopg.connect(_database_url("postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    database_drop(BENCH_DB)
     return _section(results)
 
 

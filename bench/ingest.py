@@ -28,12 +28,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import redis
 import requests
 
+from bench.databases import database_create, database_drop
 from tests.services import free_port
 
 BENCH_DB = "bench_ingest"
@@ -50,21 +50,6 @@ GOAL_P99_MS = 50.0
 ID_INSTANCE = "1101000001"
 WEBHOOK_TOKEN = "bench-webhook-token-0001"
 SETTINGS = {"bare": "bench.bare_settings", "ours": "config.settings"}
-
-
-def _database_url(name: str) -> str:
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _create_database() -> str:
-    with psycopg.connect(_database_url("postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    url = _database_url(BENCH_DB)
-    env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "testing"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
-    return url
 
 
 def production_env(database_url: str, metrics_dir: str) -> dict[str, str]:
@@ -277,11 +262,10 @@ def section(runs: dict[str, list[dict[str, float]]]) -> str:
 
 
 def main() -> str:
-    url = _create_database()
+    url = database_create(BENCH_DB)
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as directory:
         runs = measure(url, Path(directory))
-    with psycopg.connect(_database_url("postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    database_drop(BENCH_DB)
     return section(runs)
 
 
