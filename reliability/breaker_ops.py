@@ -32,6 +32,17 @@ from reliability.breaker.state import Transition
 logger = structlog.get_logger(__name__)
 
 
+# Each state's colour wherever a person sees it: the admin's badges, the dashboard's table and timeline.
+STATE_COLOURS = {
+    BreakerState.CLOSED: "#2e7d32",
+    BreakerState.OPEN: "#c62828",
+    BreakerState.HALF_OPEN: "#ef6c00",
+    BreakerState.FORCED_OPEN: "#6a1b1a",
+    BreakerState.DISABLED: "#616161",
+    BreakerState.METRICS_ONLY: "#1565c0",
+}
+
+
 @dataclass(frozen=True)
 class BreakerAction:
     """One operator verb: its slug (URL, command), the service, and the model permission it needs."""

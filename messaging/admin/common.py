@@ -14,6 +14,7 @@ from django.utils.text import Truncator
 
 from messaging.models import OutboundStatus
 from messaging.selectors import chats_recent
+from reliability.admin.read_only import ReadOnlyAdminMixin
 from reliability.redaction import redact
 
 OUTBOUND_COLOURS = {
@@ -96,17 +97,8 @@ class ChatFilter(admin.SimpleListFilter):
         return queryset.filter(chat_id=self.value()) if self.value() else queryset
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Rows written by the pipeline only: looked at here, never added, edited or deleted."""
 
     show_full_result_count = False
     list_per_page = 50
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -23,6 +23,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
+from reliability.admin.read_only import ReadOnlyAdminMixin
 from reliability.breaker.breaker import get_circuit_breaker
 from reliability.breaker.config import OVERRIDE_FIELDS, coerce_override
 from reliability.breaker.models import BreakerState, BreakerTransition, CircuitBreaker
@@ -30,6 +31,7 @@ from reliability.breaker.selectors import BreakerSnapshot, UnknownBreaker, break
 from reliability.breaker.services import BreakerActionRefused, breaker_update_config
 from reliability.breaker_ops import (
     BREAKER_ACTIONS,
+    STATE_COLOURS,
     BreakerAction,
     breaker_action_run,
     breaker_rows_ensure,
@@ -37,14 +39,6 @@ from reliability.breaker_ops import (
 )
 
 HISTORY_LIMIT = 50
-BADGE_COLOURS = {
-    BreakerState.CLOSED: "#2e7d32",
-    BreakerState.OPEN: "#c62828",
-    BreakerState.HALF_OPEN: "#ef6c00",
-    BreakerState.FORCED_OPEN: "#6a1b1a",
-    BreakerState.DISABLED: "#616161",
-    BreakerState.METRICS_ONLY: "#1565c0",
-}
 
 
 def _live(obj: CircuitBreaker) -> BreakerSnapshot | None:
@@ -106,7 +100,7 @@ class RecentTransitionsFormSet(BaseInlineFormSet):
         return self._recent
 
 
-class BreakerTransitionInline(admin.TabularInline):
+class BreakerTransitionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = BreakerTransition
     formset = RecentTransitionsFormSet
     fields = ("created_at", "from_state", "to_state", "reason", "failure_rate", "actor", "note")
@@ -120,15 +114,6 @@ class BreakerTransitionInline(admin.TabularInline):
         return request.user.has_perm("reliability.view_circuitbreaker") or request.user.has_perm(
             "reliability.change_circuitbreaker"
         )
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(CircuitBreaker)
@@ -175,7 +160,7 @@ class CircuitBreakerAdmin(admin.ModelAdmin):
             '<span class="breaker-badge breaker-{}" style="background:{};color:#fff;padding:2px 8px;'
             'border-radius:8px;white-space:nowrap">{}</span>',
             state.value,
-            BADGE_COLOURS[state],
+            STATE_COLOURS[state],
             state.label,
         )
 

@@ -6,16 +6,16 @@ import json
 
 from django.contrib import admin
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpRequest
 from django.utils.html import format_html
 
 from reliability.admin.dashboard import dashboard_urls
+from reliability.admin.read_only import ReadOnlyAdminMixin
 from reliability.reports.models import ReliabilityReport
 from reliability.reports.text import report_text
 
 
 @admin.register(ReliabilityReport)
-class ReliabilityReportAdmin(admin.ModelAdmin):
+class ReliabilityReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The hourly job writes these; nobody edits them."""
 
     list_display = ("__str__", "breakers_open", "dead_letters", "messages", "reply_p99", "generated_at")
@@ -56,12 +56,3 @@ class ReliabilityReportAdmin(admin.ModelAdmin):
     def get_urls(self) -> list:
         # The operator dashboard hangs off this admin: /admin/reliability/reliabilityreport/dashboard/.
         return [*dashboard_urls(self.admin_site), *super().get_urls()]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: ReliabilityReport | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: ReliabilityReport | None = None) -> bool:
-        return False

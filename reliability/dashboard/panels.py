@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from reliability.breaker.models import BreakerState, BreakerTransition, CircuitBreaker
-from reliability.breaker_ops import BREAKER_ACTIONS, breaker_live_list
+from reliability.breaker_ops import BREAKER_ACTIONS, STATE_COLOURS, breaker_live_list
 from reliability.dashboard.charts import Segment, Series, line_chart_svg, timeline_svg
 from reliability.dashboard.registry import ChartWindow, DashboardPanel, register_dashboard_panel
 from reliability.dashboard.series import counts_per_bucket, running_total_per_bucket
@@ -22,14 +22,6 @@ from reliability.dlq.selectors import SETTLED, UNSETTLED, dead_letter_oldest_age
 from reliability.reports.services import OPEN_STATES
 from reliability.reports.timeline import state_segments
 
-STATE_COLOURS = {
-    BreakerState.CLOSED: "#2e7d32",
-    BreakerState.OPEN: "#c62828",
-    BreakerState.HALF_OPEN: "#ef6c00",
-    BreakerState.FORCED_OPEN: "#6a1b1a",
-    BreakerState.DISABLED: "#616161",
-    BreakerState.METRICS_ONLY: "#1565c0",
-}
 LEVEL_COLOURS = {
     "normal": "#2e7d32",
     "minor": "#9e9d24",
