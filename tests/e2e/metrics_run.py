@@ -27,9 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +40,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from sandbox import DeepSeekStandIn, GreenApiStandIn, defaults, payloads
+from tests.integration.dlq.conftest import wait_for
 from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,17 +53,6 @@ POLL_CHAT = "79005550900@c.us"
 REPLY = "We are on your order."
 # Distinct chats: the scrape must not grow with them (no chat ids in labels).
 CHATS = [f"7900555{n:04d}@c.us" for n in range(40)]
-
-
-def wait_until(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def children(pid: int) -> list[int]:
@@ -265,8 +253,8 @@ def _start_gunicorn(run: RealRun, port: int, log: Path) -> subprocess.Popen:
         except requests.RequestException:
             return False
 
-    wait_until(up, timeout=90, what="gunicorn")
-    workers = wait_until(lambda: len(children(process.pid)) == 2 and children(process.pid), timeout=60,
+    wait_for(up, timeout=90, what="gunicorn")
+    workers = wait_for(lambda: len(children(process.pid)) == 2 and children(process.pid), timeout=60,
                          what="two gunicorn workers")  # fmt: skip
     for number, pid in enumerate(sorted(workers), start=1):
         run.roles[pid] = f"gunicorn worker {number}"
@@ -282,7 +270,7 @@ def _start_worker(run: RealRun, log: Path) -> subprocess.Popen:
         )  # fmt: skip
     run.processes.append(process)
     run.roles[process.pid] = "celery worker"
-    child = wait_until(lambda: children(process.pid), timeout=60, what="the Celery pool process")[0]
+    child = wait_for(lambda: children(process.pid), timeout=60, what="the Celery pool process")[0]
     run.roles[child] = "celery pool process"
     return process
 
@@ -293,7 +281,7 @@ def _play(run: RealRun, green: GreenApiStandIn, *, port: int, webhooks: int) -> 
 
     # A command: one customer message through Green API's notification queue.
     green.incoming(POLL_CHAT, "Where is my order?")
-    wait_until(lambda: green.stats()["notifications_queued"], timeout=10, what="the notification queued")
+    wait_for(lambda: green.stats()["notifications_queued"], timeout=10, what="the notification queued")
     polled = run.manage("green_api_poll", "--once", role="manage.py green_api_poll")
     assert polled.returncode == 0, polled.stderr
 
@@ -321,7 +309,7 @@ def _play(run: RealRun, green: GreenApiStandIn, *, port: int, webhooks: int) -> 
     # One Celery worker: every message analysed and answered.
     _start_worker(run, logs / "worker.log")
     expected_replies = run.webhooks_posted + 1
-    wait_until(
+    wait_for(
         lambda: run.query("SELECT count(*) FROM messaging_outboundmessage WHERE status = 'sent'") == expected_replies,
         timeout=120,
         what=f"{expected_replies} replies sent",
@@ -331,7 +319,7 @@ def _play(run: RealRun, green: GreenApiStandIn, *, port: int, webhooks: int) -> 
     green.control(quota_exceeded=True)
     sent = run.api("POST", "/api/v1/messages/", {"chat_id": POLL_CHAT, "text": "Your refund is on its way"})
     assert sent.status_code == 202, sent.text
-    wait_until(
+    wait_for(
         lambda: run.query("SELECT count(*) FROM reliability_deadletter WHERE status = 'exhausted'") == 1,
         timeout=60,
         what="the refused message dead-lettered",
@@ -354,4 +342,4 @@ def _play(run: RealRun, green: GreenApiStandIn, *, port: int, webhooks: int) -> 
         counted=False,
     )  # fmt: skip
     assert queued.returncode == 0, queued.stderr
-    wait_until(lambda: "health_check_status{" in run.scrape(), timeout=60, what="the health monitor's results")
+    wait_for(lambda: "health_check_status{" in run.scrape(), timeout=60, what="the health monitor's results")

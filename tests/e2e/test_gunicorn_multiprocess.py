@@ -9,7 +9,8 @@ import sys
 
 import requests
 
-from tests.e2e.metrics_run import ROOT, children, wait_until
+from tests.e2e.metrics_run import ROOT, children
+from tests.integration.dlq.conftest import wait_for
 from tests.services import free_port
 
 
@@ -30,10 +31,10 @@ def test_a_killed_worker_leaves_its_counters_and_takes_its_live_gauges_with_it(t
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
     try:
-        workers = wait_until(lambda: len(children(server.pid)) == 2 and children(server.pid), timeout=60,
+        workers = wait_for(lambda: len(children(server.pid)) == 2 and children(server.pid), timeout=60,
                              what="two gunicorn workers")  # fmt: skip
         # Every worker declares fallback_active (a live gauge) and its counters when it loads the app.
-        wait_until(
+        wait_for(
             lambda: all((directory / f"gauge_livemax_{pid}.db").exists() for pid in workers), timeout=60,
             what="both workers' files",
         )  # fmt: skip
@@ -42,13 +43,13 @@ def test_a_killed_worker_leaves_its_counters_and_takes_its_live_gauges_with_it(t
 
         os.kill(victim, signal.SIGKILL)
 
-        wait_until(lambda: not (directory / f"gauge_livemax_{victim}.db").exists(), timeout=30,
+        wait_for(lambda: not (directory / f"gauge_livemax_{victim}.db").exists(), timeout=30,
                    what="the killed worker's live gauges dropped")  # fmt: skip
         assert (directory / f"counter_{victim}.db").exists()
-        replacement = wait_until(
+        replacement = wait_for(
             lambda: [pid for pid in children(server.pid) if pid not in workers], timeout=60, what="a new worker"
         )[0]
-        wait_until(lambda: (directory / f"gauge_livemax_{replacement}.db").exists(), timeout=60,
+        wait_for(lambda: (directory / f"gauge_livemax_{replacement}.db").exists(), timeout=60,
                    what="the new worker's files")  # fmt: skip
         assert (directory / f"gauge_livemax_{workers[1]}.db").exists()
     finally:
